@@ -1,0 +1,40 @@
+package dev.crmsync.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/** The {@code crmsync.*} keys of application.yaml; each is described there. */
+@ConfigurationProperties("crmsync")
+public record CrmSyncProperties(
+        @DefaultValue(".") Path home,
+        @DefaultValue("./data") Path dataDir,
+        String apiKey,
+        @DefaultValue Admin admin,
+        @DefaultValue Api api,
+        @DefaultValue Phone phone,
+        Map<String, Provider> providers) {
+
+    public CrmSyncProperties {
+        providers = providers == null ? Map.of() : Map.copyOf(providers);
+    }
+
+    public record Admin(@DefaultValue("admin") String username, String password) {
+    }
+
+    public record Api(@DefaultValue("1MB") DataSize maxBodySize,
+                      @DefaultValue("50") int defaultPageSize,
+                      @DefaultValue("500") int maxPageSize) {
+    }
+
+    public record Phone(@DefaultValue("US") String defaultRegion) {
+    }
+
+    /** A connected system; the keys beyond these belong to the provider's own client. */
+    public record Provider(@DefaultValue("true") boolean enabled,
+                           @DefaultValue("contact") String objectType) {
+    }
+}

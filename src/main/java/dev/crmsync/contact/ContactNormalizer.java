@@ -1,0 +1,208 @@
+package dev.crmsync.contact;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.i18n.phonenumbers.NumberParseException;
+import com.google.i18n.phonenumbers.PhoneNumberUtil;
+import com.google.i18n.phonenumbers.Phonenumber.PhoneNumber;
+import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.ApiProblem.FieldError;
+import dev.crmsync.config.CrmSyncProperties;
+import dev.crmsync.contact.Contact.ContactFields;
+import org.springframework.stereotype.Component;
+
+/**
+ * Turns a JSON body into normalised contact fields, or refuses it naming every field at fault:
+ * strings trimmed (blank means absent), emails checked, phones in E.164, tags and custom values
+ * checked for type and size.
+ */
+@Component
+public class ContactNormalizer {
+
+    /** Fields a client may send back as it got them; the API checks id and version itself. */
+    static final Set<String> READ_ONLY = Set.of("id", "version", "createdAt", "updatedAt", "deletedAt");
+
+    private static final int MAX_TEXT = 255;
+    private static final int MAX_EMAIL = 254;
+    private static final int MAX_TAGS = 100;
+    private static final int MAX_TAG = 64;
+    private static final int MAX_CUSTOM = 100;
+    private static final int MAX_CUSTOM_VALUE = 2000;
+    private static final Pattern EMAIL = Pattern.compile(
+            "[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+(\\.[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+)*"
+                    + "@([\\p{L}\\p{N}]([\\p{L}\\p{N}-]*[\\p{L}\\p{N}])?\\.)+\\p{L}{2,}");
+    private static final Pattern CUSTOM_KEY = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private final PhoneNumberUtil phones = PhoneNumberUtil.getInstance();
+    private final String defaultRegion;
+
+    public ContactNormalizer(CrmSyncProperties properties) {
+        this.defaultRegion = properties.phone().defaultRegion();
+    }
+
+    /** A whole contact (create, replace): fields the body leaves out are empty. */
+    public ContactFields complete(ObjectNode body) {
+        return normalise(body, null);
+    }
+
+    /** An RFC 7396 merge patch on {@code current}: absent fields stay, null clears, custom merges by key. */
+    public ContactFields patch(ContactFields current, ObjectNode body) {
+        return normalise(body, current);
+    }
+
+    /** E.164 form of a phone number, or null when it is not a valid number. */
+    public String e164(String raw) {
+        try {
+            PhoneNumber number = phones.parse(raw, defaultRegion);
+            return phones.isValidNumber(number) ? phones.format(number, PhoneNumberUtil.PhoneNumberFormat.E164) : null;
+        } catch (NumberParseException e) {
+            return null;
+        }
+    }
+
+    private ContactFields normalise(ObjectNode body, ContactFields current) {
+        List<FieldError> errors = new ArrayList<>();
+        body.fieldNames().forEachRemaining(name -> {
+            if (!ContactFields.NAMES.contains(name) && !READ_ONLY.contains(name)) {
+                errors.add(FieldError.of(name, "unknown field; a contact has " + String.join(", ", ContactFields.NAMES)));
+            }
+        });
+        Map<String, Object> base = current == null ? Map.of() : current.asMap();
+        String email = text(body, "email", base, MAX_EMAIL, errors);
+        if (email != null && !EMAIL.matcher(email).matches()) {
+            errors.add(FieldError.of("email", "'" + email + "' is not a valid email address"));
+        }
+        String phone = text(body, "phone", base, 64, errors);
+        if (phone != null && !body.path("phone").isMissingNode()) {
+            String normalised = e164(phone);
+            if (normalised == null) {
+                errors.add(FieldError.of("phone", "'" + phone + "' is not a valid phone number (region "
+                        + defaultRegion + " is assumed without a +country code)"));
+            }
+            phone = normalised;
+        }
+        ContactFields fields = new ContactFields(email,
+                text(body, "firstName", base, MAX_TEXT, errors),
+                text(body, "lastName", base, MAX_TEXT, errors),
+                phone,
+                text(body, "company", base, MAX_TEXT, errors),
+                text(body, "title", base, MAX_TEXT, errors),
+                tags(body, current, errors),
+                custom(body, current, errors));
+        if (errors.isEmpty() && fields.email() == null && fields.phone() == null) {
+            errors.add(FieldError.of("email", "a contact needs an email or a phone"));
+            errors.add(FieldError.of("phone", "a contact needs an email or a phone"));
+        }
+        if (!errors.isEmpty()) {
+            throw ApiProblem.invalid(errors);
+        }
+        return fields;
+    }
+
+    private static String text(ObjectNode body, String field, Map<String, Object> base, int max, List<FieldError> errors) {
+        JsonNode node = body.get(field);
+        if (node == null) {
+            return (String) base.get(field);
+        }
+        if (node.isNull()) {
+            return null;
+        }
+        if (!node.isTextual()) {
+            errors.add(FieldError.of(field, "must be a string, not " + kind(node)));
+            return null;
+        }
+        String value = node.textValue().strip();
+        if (value.length() > max) {
+            errors.add(FieldError.of(field, "is " + value.length() + " characters long; at most " + max + " are allowed"));
+            return null;
+        }
+        return value.isEmpty() ? null : value;
+    }
+
+    private static List<String> tags(ObjectNode body, ContactFields current, List<FieldError> errors) {
+        JsonNode node = body.get("tags");
+        if (node == null) {
+            return current == null ? List.of() : current.tags();
+        }
+        if (node.isNull()) {
+            return List.of();
+        }
+        if (!node.isArray()) {
+            errors.add(FieldError.of("tags", "must be an array of strings, not " + kind(node)));
+            return List.of();
+        }
+        if (node.size() > MAX_TAGS) {
+            errors.add(FieldError.of("tags", "has " + node.size() + " tags; at most " + MAX_TAGS + " are allowed"));
+            return List.of();
+        }
+        Set<String> tags = new LinkedHashSet<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode tag = node.get(i);
+            String value = tag.isTextual() ? tag.textValue().strip() : null;
+            if (value == null || value.isEmpty() || value.length() > MAX_TAG) {
+                errors.add(FieldError.of("tags/" + i, "a tag is a non-blank string of at most " + MAX_TAG + " characters"));
+            } else {
+                tags.add(value);
+            }
+        }
+        return List.copyOf(tags);
+    }
+
+    private static Map<String, Object> custom(ObjectNode body, ContactFields current, List<FieldError> errors) {
+        JsonNode node = body.get("custom");
+        Map<String, Object> custom = new LinkedHashMap<>(current == null ? Map.of() : current.custom());
+        if (node == null) {
+            return custom;
+        }
+        if (node.isNull()) {
+            return Map.of();
+        }
+        if (!node.isObject()) {
+            errors.add(FieldError.of("custom", "must be an object of strings, numbers and booleans, not " + kind(node)));
+            return Map.of();
+        }
+        node.fields().forEachRemaining(entry -> {
+            String key = entry.getKey();
+            JsonNode value = entry.getValue();
+            String pointer = "custom/" + key.replace("~", "~0").replace("/", "~1");
+            if (!CUSTOM_KEY.matcher(key).matches()) {
+                errors.add(FieldError.of(pointer, "a custom key has 1 to 64 letters, digits, '_', '.' or '-'"));
+            } else if (value.isNull()) {
+                custom.remove(key);
+            } else if (value.isTextual() && value.textValue().length() <= MAX_CUSTOM_VALUE) {
+                custom.put(key, value.textValue());
+            } else if (value.isNumber()) {
+                custom.put(key, value.numberValue());
+            } else if (value.isBoolean()) {
+                custom.put(key, value.booleanValue());
+            } else {
+                errors.add(FieldError.of(pointer, value.isTextual()
+                        ? "is longer than " + MAX_CUSTOM_VALUE + " characters"
+                        : "a custom value is a string, number or boolean, not " + kind(value)));
+            }
+        });
+        if (custom.size() > MAX_CUSTOM) {
+            errors.add(FieldError.of("custom", "has " + custom.size() + " keys; at most " + MAX_CUSTOM + " are allowed"));
+        }
+        return custom;
+    }
+
+    private static String kind(JsonNode node) {
+        return switch (node.getNodeType()) {
+            case ARRAY -> "an array";
+            case OBJECT -> "an object";
+            case NUMBER -> "a number";
+            case BOOLEAN -> "a boolean";
+            case STRING -> "a string";
+            default -> node.getNodeType().name().toLowerCase();
+        };
+    }
+}

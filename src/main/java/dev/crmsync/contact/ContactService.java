@@ -1,0 +1,152 @@
+package dev.crmsync.contact;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
+
+import dev.crmsync.api.ApiProblem;
+import dev.crmsync.contact.Contact.ContactFields;
+import dev.crmsync.contact.ContactStore.HistoryEntry;
+import dev.crmsync.sync.Outbox;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * The one way a contact changes: each call is an intake change that writes the contact, its
+ * history row and the outbox rows for every other system in a single transaction.
+ */
+@Service
+public class ContactService {
+
+    /** Where a change comes from: a system (api, hubspot, ...) and, when known, who. */
+    public record Source(String system, String actor) {
+    }
+
+    private final ContactStore store;
+    private final Outbox outbox;
+    private final Clock clock;
+
+    public ContactService(ContactStore store, Outbox outbox, Clock clock) {
+        this.store = store;
+        this.outbox = outbox;
+        this.clock = clock;
+    }
+
+    @Transactional
+    public Contact create(ContactFields values, Source source) {
+        refuseEmailOfAnother(values, null);
+        Instant now = now();
+        Contact contact = new Contact(UUID.randomUUID().toString(), values, 1, now, now, null, null);
+        store.insert(contact);
+        record(contact, "create", diff(null, values), source);
+        return contact;
+    }
+
+    /**
+     * Changes a live contact. {@code expectedVersion} (from If-Match), when given, must be the current
+     * version; the row stays locked from read to commit so concurrent writers queue rather than lose updates.
+     */
+    @Transactional
+    public Contact update(String id, Long expectedVersion, UnaryOperator<ContactFields> change, Source source) {
+        Contact current = liveForUpdate(id, expectedVersion);
+        ContactFields values = change.apply(current.values());
+        Map<String, Map<String, Object>> changes = diff(current.values(), values);
+        if (changes.isEmpty()) {
+            return current;
+        }
+        refuseEmailOfAnother(values, id);
+        Contact updated = new Contact(id, values, current.version() + 1, current.createdAt(), now(), null, null);
+        store.update(updated);
+        record(updated, "update", changes, source);
+        return updated;
+    }
+
+    /** Makes a tombstone: the record stays, so a stale change from elsewhere can be recognised and refused. */
+    @Transactional
+    public Contact delete(String id, Long expectedVersion, Source source) {
+        Contact current = liveForUpdate(id, expectedVersion);
+        Instant now = now();
+        Contact tombstone = new Contact(id, current.values(), current.version() + 1, current.createdAt(), now, now, null);
+        store.update(tombstone);
+        Map<String, Map<String, Object>> changes = new LinkedHashMap<>();
+        changes.put("deletedAt", fromTo(null, now.toString()));
+        record(tombstone, "delete", changes, source);
+        return tombstone;
+    }
+
+    private Contact liveForUpdate(String id, Long expectedVersion) {
+        Contact current = store.findForUpdate(id)
+                .orElseThrow(() -> ApiProblem.notFound("no contact has id " + id));
+        if (current.isDeleted()) {
+            throw gone(current);
+        }
+        if (expectedVersion != null && expectedVersion != current.version()) {
+            throw new ApiProblem(412, "contact " + id + " is at version " + current.version() + ", not "
+                    + expectedVersion + "; read it again and reapply the change")
+                    .with("currentVersion", current.version());
+        }
+        return current;
+    }
+
+    static ApiProblem gone(Contact contact) {
+        ApiProblem problem = new ApiProblem(410, "contact " + contact.id() + " was deleted at " + contact.deletedAt())
+                .with("deletedAt", contact.deletedAt().toString());
+        return contact.mergedInto() == null ? problem : problem.with("mergedInto", contact.mergedInto());
+    }
+
+    private void refuseEmailOfAnother(ContactFields values, String self) {
+        if (values.emailKey() == null) {
+            return;
+        }
+        store.findLiveIdByEmail(values.emailKey())
+                .filter(existing -> !existing.equals(self))
+                .ifPresent(existing -> {
+                    throw duplicateEmail(values.email(), existing);
+                });
+    }
+
+    static ApiProblem duplicateEmail(String email, String existingId) {
+        return new ApiProblem(409, "contact " + existingId + " already has the email " + email)
+                .with("existingId", existingId);
+    }
+
+    private void record(Contact contact, String operation, Map<String, Map<String, Object>> changes, Source source) {
+        store.appendHistory(new HistoryEntry(contact.id(), contact.version(), operation, source.system(),
+                source.actor(), changes, contact.updatedAt()));
+        outbox.enqueue(contact, operation, source.system(), contact.updatedAt());
+    }
+
+    private static Map<String, Map<String, Object>> diff(ContactFields before, ContactFields after) {
+        Map<String, Object> old = before == null ? Map.of() : before.asMap();
+        Map<String, Map<String, Object>> changes = new LinkedHashMap<>();
+        after.asMap().forEach((field, value) -> {
+            Object previous = old.get(field);
+            if (!Objects.equals(previous, value) && !(before == null && isEmpty(value))) {
+                changes.put(field, fromTo(previous, value));
+            }
+        });
+        return changes;
+    }
+
+    private static boolean isEmpty(Object value) {
+        return value == null || value instanceof java.util.Collection<?> c && c.isEmpty()
+                || value instanceof Map<?, ?> m && m.isEmpty();
+    }
+
+    private static Map<String, Object> fromTo(Object from, Object to) {
+        Map<String, Object> change = new LinkedHashMap<>();
+        change.put("from", from);
+        change.put("to", to);
+        return change;
+    }
+
+    private Instant now() {
+        // the databases keep microseconds: truncate so what we return is what a later read returns
+        return clock.instant().truncatedTo(ChronoUnit.MICROS);
+    }
+}

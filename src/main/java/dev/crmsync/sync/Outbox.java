@@ -1,0 +1,55 @@
+package dev.crmsync.sync;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import dev.crmsync.config.CrmSyncProperties;
+import dev.crmsync.contact.Contact;
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.annotation.Propagation;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * The transactional outbox: in the transaction that changes a hub contact, one row per connected
+ * system other than the one the change came from. Delivery reads the contact as it is when it
+ * sends, so the row carries the operation and version, not a copy of the record.
+ */
+@Component
+public class Outbox {
+
+    private final NamedParameterJdbcTemplate jdbc;
+    private final CrmSyncProperties properties;
+
+    public Outbox(NamedParameterJdbcTemplate jdbc, CrmSyncProperties properties) {
+        this.jdbc = jdbc;
+        this.properties = properties;
+    }
+
+    /** Systems a change from {@code sourceSystem} fans out to. */
+    public List<String> targets(String sourceSystem) {
+        return properties.providers().entrySet().stream()
+                .filter(provider -> provider.getValue().enabled() && !provider.getKey().equals(sourceSystem))
+                .map(Map.Entry::getKey)
+                .sorted()
+                .toList();
+    }
+
+    @Transactional(propagation = Propagation.MANDATORY)
+    public void enqueue(Contact contact, String operation, String sourceSystem, Instant at) {
+        for (String target : targets(sourceSystem)) {
+            jdbc.update("INSERT INTO outbox (contact_id, target_system, object_type, operation, contact_version, "
+                            + "next_attempt_at, created_at) VALUES (:contactId, :target, :objectType, :operation, "
+                            + ":version, :at, :at)",
+                    new MapSqlParameterSource()
+                            .addValue("contactId", contact.id())
+                            .addValue("target", target)
+                            .addValue("objectType", properties.providers().get(target).objectType())
+                            .addValue("operation", operation)
+                            .addValue("version", contact.version())
+                            .addValue("at", at.atOffset(java.time.ZoneOffset.UTC)));
+        }
+    }
+}
