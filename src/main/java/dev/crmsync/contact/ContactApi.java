@@ -190,7 +190,10 @@ public class ContactApi {
         rejectReadOnlyValues(body, id);
         Long ifMatch = ifMatch(message);
         JsonNode version = body.get("version");
-        return ifMatch != null || version == null ? ifMatch : version.longValue();
+        if (ifMatch != null || version == null) {
+            return ifMatch;
+        }
+        return version.longValue();
     }
 
     private static void rejectReadOnlyValues(ObjectNode body, String id) {
