@@ -18,10 +18,21 @@ public final class TestClock extends Clock {
 
     private final AtomicReference<Instant> now = new AtomicReference<>(START);
     private volatile Duration tick = Duration.ofSeconds(1);
+    private volatile Runnable onRead = () -> { };
 
     public void reset() {
         now.set(START);
         tick = Duration.ofSeconds(1);
+        onRead = () -> { };
+    }
+
+    /**
+     * Runs before every reading, on the reading thread: lets a test hold a service call at the
+     * point where it asks for the time (ContactService.create does so between its email check and
+     * its insert).
+     */
+    public void onRead(Runnable hook) {
+        this.onRead = hook;
     }
 
     public void set(Instant instant) {
@@ -39,6 +50,7 @@ public final class TestClock extends Clock {
 
     @Override
     public Instant instant() {
+        onRead.run();
         Duration step = tick;
         return now.getAndUpdate(instant -> instant.plus(step));
     }
