@@ -113,6 +113,22 @@ abstract class SchemaTests {
     }
 
     @Test
+    void databaseAcceptsTheJavaLowerCasedKeyOfANonAsciiEmailAndRefusesOneThatIsNotLowerCase() {
+        // where Java's and the database's lower case differ (İ, a final Σ), the key Java computes is accepted
+        List<String> emails = List.of("İlker@example.com", "ΟΔΥΣΣΕΑΣ@example.gr", "JÖRG.Müller@Example.DE");
+        for (int i = 0; i < emails.size(); i++) {
+            insertContact("c" + i, emails.get(i), emails.get(i).toLowerCase(java.util.Locale.ROOT), null, null);
+        }
+        assertRefusedBy("contact_email_key_mirrors_email",
+                () -> insertContact("upper", "Åsa@example.se", "Åsa@example.se", null, null));
+        assertRefusedBy("contact_email_key_mirrors_email",
+                () -> insertContact("missing", "Åsa@example.se", null, null, null));
+
+        assertThat(store.sql().queryForList("SELECT email_key FROM contact ORDER BY email_key", String.class))
+                .containsExactlyInAnyOrder("i\u0307lker@example.com", "οδυσσεας@example.gr", "jörg.müller@example.de");
+    }
+
+    @Test
     void databaseRefusesATombstoneThatStillHoldsItsEmailKey() {
         assertRefusedBy("contact_email_key_mirrors_email",
                 () -> insertContact("c1", "ann@example.com", "ann@example.com", null, T0));
