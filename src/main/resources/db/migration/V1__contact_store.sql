@@ -25,8 +25,14 @@ CREATE TABLE contact (
     -- set when a merge retired this contact: its old id answers with where it went
     merged_into VARCHAR(36) REFERENCES contact (id),
     CONSTRAINT contact_live_email_unique UNIQUE (email_key),
+    -- email_key is the email lower-cased by Java (Locale.ROOT). For an all-ASCII email every
+    -- database's LOWER agrees with Java, so the key must be exactly LOWER(email). Beyond ASCII,
+    -- PostgreSQL's LOWER follows the database locale and differs from Java (İ, a word-final Σ, and
+    -- every non-ASCII capital under LC_CTYPE C), so there the key must be present and lower case.
     CONSTRAINT contact_email_key_mirrors_email CHECK (
-        (deleted_at IS NULL AND email_key IS NOT DISTINCT FROM LOWER(email))
+        (deleted_at IS NULL AND (email IS NULL) = (email_key IS NULL)
+            AND (email_key = LOWER(email)
+                 OR (OCTET_LENGTH(email) <> CHAR_LENGTH(email) AND email_key = LOWER(email_key))))
         OR (deleted_at IS NOT NULL AND email_key IS NULL)),
     CONSTRAINT contact_needs_email_or_phone CHECK (email IS NOT NULL OR phone IS NOT NULL),
     CONSTRAINT contact_version_positive CHECK (version > 0)
