@@ -163,7 +163,7 @@ CREATE TABLE sync_run (
     CONSTRAINT sync_run_type CHECK (run_type IN ('initial', 'incremental', 'reconcile')),
     CONSTRAINT sync_run_state CHECK (state IN ('queued', 'fetching', 'processing', 'completed', 'failed', 'cancelled')),
     CONSTRAINT sync_run_active_key CHECK (
-        (state IN ('queued', 'fetching', 'processing') AND active_key = system || ':' || run_type)
+        (state IN ('queued', 'fetching', 'processing') AND active_key IS NOT NULL AND active_key = system || ':' || run_type)
         OR (state IN ('completed', 'failed', 'cancelled') AND active_key IS NULL))
 );
 CREATE INDEX sync_run_by_system ON sync_run (system, created_at);

@@ -112,6 +112,9 @@ class RuntimeTest {
         for (String route : List.of("api-contacts", "error-handling")) {
             Files.copy(Path.of("routes", route + ".camel.yaml"), home.resolve("routes/" + route + ".camel.yaml"));
         }
+        Files.createDirectories(home.resolve("mappings"));
+        Files.copy(Path.of("mappings", "mapping.schema.json"), home.resolve("mappings/mapping.schema.json"));
+        Files.copy(Path.of("mappings", "crm1-contact.json"), home.resolve("mappings/crm1-contact.json"));
         Files.writeString(home.resolve("application.yaml"), "crmsync:\n  api:\n    default-page-size: 7\n");
 
         try (var context = start(concat(credentials(), "--crmsync.home=" + home))) {
@@ -120,6 +123,7 @@ class RuntimeTest {
             CamelContext camel = context.getBean(CamelContext.class);
             assertThat(camel.getRoute("api-contacts-create")).isNotNull();
             assertThat(camel.getRoute("healthz")).as("healthz.camel.yaml was not copied to this home").isNull();
+            assertThat(context.getBean(dev.crmsync.mapping.Mappings.class).all()).containsOnlyKeys("crm1-contact");
             Http api = api(context, ServiceTest.API_KEY);
             for (int i = 0; i < 8; i++) {
                 api.post("/api/contacts", "{\"email\":\"home-" + i + "@example.com\"}");

@@ -10,8 +10,8 @@ import org.springframework.util.unit.DataSize;
 /** The {@code crmsync.*} keys of application.yaml; each is described there. */
 @ConfigurationProperties("crmsync")
 public record CrmSyncProperties(
-        @DefaultValue(".") Path home,
-        @DefaultValue("./data") Path dataDir,
+        @DefaultValue(".") String home,
+        @DefaultValue("./data") String dataDir,
         String apiKey,
         @DefaultValue Admin admin,
         @DefaultValue Api api,
@@ -20,6 +20,14 @@ public record CrmSyncProperties(
 
     public CrmSyncProperties {
         providers = providers == null ? Map.of() : Map.copyOf(providers);
+    }
+
+    /**
+     * The home folder. Kept as text in the binding: Spring would otherwise resolve a relative path
+     * against the web server's document root rather than the working directory.
+     */
+    public Path homePath() {
+        return Path.of(home).toAbsolutePath().normalize();
     }
 
     public record Admin(@DefaultValue("admin") String username, String password) {

@@ -179,13 +179,14 @@ public class ContactNormalizer {
                 custom.remove(key);
             } else if (value.isTextual() && value.textValue().length() <= MAX_CUSTOM_VALUE) {
                 custom.put(key, value.textValue());
-            } else if (value.isNumber()) {
+            } else if (value.isNumber() && Double.isFinite(value.doubleValue())) {
                 custom.put(key, value.numberValue());
             } else if (value.isBoolean()) {
                 custom.put(key, value.booleanValue());
             } else {
                 errors.add(FieldError.of(pointer, value.isTextual()
                         ? "is longer than " + MAX_CUSTOM_VALUE + " characters"
+                        : value.isNumber() ? "must be a finite number"
                         : "a custom value is a string, number or boolean, not " + kind(value)));
             }
         });

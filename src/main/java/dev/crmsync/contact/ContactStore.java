@@ -85,9 +85,10 @@ public class ContactStore {
             parameters.addValue("emailKey", query.emailKey());
         }
         if (query.text() != null) {
-            sql.append(" AND (LOWER(email) LIKE :text ESCAPE '\\' OR LOWER(first_name) LIKE :text ESCAPE '\\'"
-                    + " OR LOWER(last_name) LIKE :text ESCAPE '\\' OR LOWER(company) LIKE :text ESCAPE '\\')");
-            String escaped = query.text().toLowerCase(java.util.Locale.ROOT)
+            // lower-cased by the database on both sides: Java and PostgreSQL differ beyond ASCII
+            sql.append(" AND (LOWER(email) LIKE LOWER(:text) ESCAPE '\\' OR LOWER(first_name) LIKE LOWER(:text) ESCAPE '\\'"
+                    + " OR LOWER(last_name) LIKE LOWER(:text) ESCAPE '\\' OR LOWER(company) LIKE LOWER(:text) ESCAPE '\\')");
+            String escaped = query.text()
                     .replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
             parameters.addValue("text", "%" + escaped + "%");
         }

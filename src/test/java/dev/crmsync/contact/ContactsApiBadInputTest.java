@@ -61,6 +61,7 @@ class ContactsApiBadInputTest {
                 Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":42}", 400, "#/email", "must be a string"),
                 Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":\"a@example.com\",\"tags\":\"vip\"}", 400, "#/tags", "array"),
                 Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":\"a@example.com\",\"custom\":{\"x\":[1]}}", 400, "#/custom/x", "string, number or boolean"),
+                Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":\"a@example.com\",\"custom\":{\"x\":1e400}}", 400, "#/custom/x", "finite number"),
                 Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":\"a@example.com\",\"nickname\":\"Al\"}", 400, "#/nickname", "unknown field"),
                 Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":\"not-an-email\"}", 400, "#/email", "not a valid email"),
                 Arguments.of("POST", "/api/contacts", "application/json", "{\"email\":\"a b@example.com\"}", 400, "#/email", "not a valid email"),

@@ -15,7 +15,6 @@ import org.flywaydb.core.api.output.MigrateResult;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.springframework.dao.DataIntegrityViolationException;
@@ -236,9 +235,6 @@ abstract class SchemaTests {
     }
 
     @Test
-    @Disabled("V1 bug: CHECK sync_run_active_key evaluates to NULL (which passes) for an active run whose active_key "
-            + "is NULL, so a second active run of a kind slips past sync_run_one_active_per_kind; fix: add "
-            + "'active_key IS NOT NULL AND' to the active branch of the check, then enable this test")
     void databaseRefusesAnActiveRunWithoutItsActiveKey() {
         insertRun("r1", "crm1", "initial", "fetching", "crm1:initial");
 

@@ -1,6 +1,5 @@
 package dev.crmsync.support;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -77,7 +76,7 @@ public final class StoreContext implements AutoCloseable {
     }
 
     public static CrmSyncProperties properties(Map<String, Provider> providers) {
-        return new CrmSyncProperties(Path.of("."), Path.of("./data"), null,
+        return new CrmSyncProperties(".", "./data", null,
                 new CrmSyncProperties.Admin("admin", null),
                 new CrmSyncProperties.Api(DataSize.ofMegabytes(1), 50, 500),
                 new CrmSyncProperties.Phone("US"), providers);

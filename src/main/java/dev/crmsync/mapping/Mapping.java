@@ -1,0 +1,127 @@
+package dev.crmsync.mapping;
+
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crmsync.mapping.Transform.DateFormat;
+
+/**
+ * One provider object's field mapping (a file in mappings/), ready to turn remote records into
+ * canonical values and back. Canonical values are keyed by canonical name, custom fields as
+ * {@code custom.<key>}.
+ */
+public record Mapping(String file, String provider, String object, FieldPath remoteId, FieldPath remoteModified,
+                      DateFormat modifiedFormat, FieldPath remoteDeleted, List<Field> fields) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public enum Direction {
+        BOTH, INBOUND, OUTBOUND, NONE;
+
+        public boolean inbound() {
+            return this == BOTH || this == INBOUND;
+        }
+
+        public boolean outbound() {
+            return this == BOTH || this == OUTBOUND;
+        }
+    }
+
+    /** One mapped field; {@code canonical} is empty for a constant, or several names for a split value. */
+    public record Field(List<String> canonical, FieldPath remote, Direction direction, List<Transform> transforms,
+                        String conflict) {
+
+        /** The system whose value wins a conflict on this field, or null for last-write-wins. */
+        public String preferredSystem() {
+            return conflict.startsWith("prefer:") ? conflict.substring("prefer:".length()) : null;
+        }
+    }
+
+    /** A remote record read through this mapping: its id, modification time and canonical values. */
+    public record RemoteRecord(String externalId, Instant modifiedAt, boolean deleted, Map<String, Object> values) {
+    }
+
+    /** Remote to canonical: only the fields that flow inbound. */
+    public RemoteRecord toCanonical(JsonNode remote) {
+        Map<String, Object> values = new LinkedHashMap<>();
+        for (Field field : fields) {
+            if (!field.direction().inbound() || field.canonical().isEmpty()) {
+                continue;
+            }
+            Object value = plain(field.remote().read(remote));
+            int parts = field.canonical().size() > 1 ? field.canonical().size() : 0;
+            for (Transform transform : field.transforms()) {
+                value = transform.inbound(value, parts);
+            }
+            if (field.canonical().size() == 1) {
+                values.put(field.canonical().get(0), value);
+            } else {
+                List<?> pieces = value instanceof List<?> list ? list : value == null ? List.of() : List.of(value);
+                for (int i = 0; i < field.canonical().size(); i++) {
+                    values.put(field.canonical().get(i), i < pieces.size() ? pieces.get(i) : null);
+                }
+            }
+        }
+        JsonNode id = remoteId.read(remote);
+        JsonNode modified = remoteModified == null ? null : remoteModified.read(remote);
+        JsonNode deleted = remoteDeleted == null ? null : remoteDeleted.read(remote);
+        return new RemoteRecord(id == null ? null : id.asText(),
+                modified == null ? null : modifiedFormat.parse(plain(modified)),
+                deleted != null && deleted.asBoolean(), values);
+    }
+
+    /** Canonical to remote: the fields that flow outbound, and constants. */
+    public ObjectNode toRemote(Map<String, Object> canonical) {
+        ObjectNode remote = JSON.createObjectNode();
+        for (Field field : fields) {
+            if (!field.direction().outbound()) {
+                continue;
+            }
+            Object value = field.canonical().size() == 1 ? canonical.get(field.canonical().get(0))
+                    : field.canonical().isEmpty() ? null
+                    : field.canonical().stream().map(canonical::get).toList();
+            for (int i = field.transforms().size() - 1; i >= 0; i--) {
+                value = field.transforms().get(i).outbound(value);
+            }
+            field.remote().write(remote, JSON.valueToTree(value));
+        }
+        return remote;
+    }
+
+    /** Canonical fields this remote sends to the hub. */
+    public List<String> inboundFields() {
+        return fields.stream().filter(f -> f.direction().inbound()).flatMap(f -> f.canonical().stream()).toList();
+    }
+
+    /** Canonical fields the hub sends to this remote. */
+    public List<String> outboundFields() {
+        return fields.stream().filter(f -> f.direction().outbound()).flatMap(f -> f.canonical().stream()).toList();
+    }
+
+    /** The conflict rule of a canonical field as this mapping declares it. */
+    public String conflictRule(String canonical) {
+        return fields.stream().filter(f -> f.canonical().contains(canonical)).map(Field::conflict)
+                .findFirst().orElse("last-write-wins");
+    }
+
+    private static Object plain(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (node.isTextual()) {
+            return node.textValue();
+        }
+        if (node.isBoolean()) {
+            return node.booleanValue();
+        }
+        if (node.isNumber()) {
+            return node.numberValue();
+        }
+        return JSON.convertValue(node, Object.class);
+    }
+}
