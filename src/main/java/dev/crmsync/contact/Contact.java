@@ -49,6 +49,39 @@ public record Contact(String id, ContactFields values, long version, Instant cre
             custom = custom == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(custom));
         }
 
+        public static final ContactFields EMPTY = new ContactFields(null, null, null, null, null, null, List.of(), Map.of());
+
+        /** Canonical values by canonical name, each custom field as {@code custom.<key>}: what mappings read and write. */
+        public Map<String, Object> canonical() {
+            Map<String, Object> map = new LinkedHashMap<>(asMap());
+            map.remove("custom");
+            custom.forEach((key, value) -> map.put("custom." + key, value));
+            return map;
+        }
+
+        /** These fields with some canonical values replaced (a null custom value removes the key). */
+        @SuppressWarnings("unchecked")
+        public ContactFields with(Map<String, Object> values) {
+            Map<String, Object> all = asMap();
+            Map<String, Object> customs = new LinkedHashMap<>(custom);
+            values.forEach((name, value) -> {
+                if (name.startsWith("custom.")) {
+                    if (value == null) {
+                        customs.remove(name.substring("custom.".length()));
+                    } else {
+                        customs.put(name.substring("custom.".length()), value);
+                    }
+                } else if (name.equals("tags")) {
+                    all.put(name, value == null ? List.of() : value instanceof List<?> list ? list : List.of(value.toString()));
+                } else {
+                    all.put(name, value == null ? null : value.toString());
+                }
+            });
+            return new ContactFields((String) all.get("email"), (String) all.get("firstName"), (String) all.get("lastName"),
+                    (String) all.get("phone"), (String) all.get("company"), (String) all.get("title"),
+                    (List<String>) all.get("tags"), customs);
+        }
+
         /** Lower-cased email: the key two records are matched on. */
         public String emailKey() {
             return email == null ? null : email.toLowerCase(java.util.Locale.ROOT);

@@ -6,6 +6,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 
@@ -14,6 +15,7 @@ import dev.crmsync.contact.Contact.ContactFields;
 import dev.crmsync.contact.ContactStore.HistoryEntry;
 import dev.crmsync.sync.Outbox;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
 
 /**
@@ -39,12 +41,7 @@ public class ContactService {
 
     @Transactional
     public Contact create(ContactFields values, Source source) {
-        refuseEmailOfAnother(values, null);
-        Instant now = now();
-        Contact contact = new Contact(UUID.randomUUID().toString(), values, 1, now, now, null, null);
-        store.insert(contact);
-        record(contact, "create", diff(null, values), source);
-        return contact;
+        return write(null, values, source, Set.of());
     }
 
     /**
@@ -54,28 +51,57 @@ public class ContactService {
     @Transactional
     public Contact update(String id, Long expectedVersion, UnaryOperator<ContactFields> change, Source source) {
         Contact current = liveForUpdate(id, expectedVersion);
-        ContactFields values = change.apply(current.values());
-        Map<String, Map<String, Object>> changes = diff(current.values(), values);
-        if (changes.isEmpty()) {
-            return current;
-        }
-        refuseEmailOfAnother(values, id);
-        Contact updated = new Contact(id, values, current.version() + 1, current.createdAt(), now(), null, null);
-        store.update(updated);
-        record(updated, "update", changes, source);
-        return updated;
+        return write(current, change.apply(current.values()), source, Set.of());
     }
 
     /** Makes a tombstone: the record stays, so a stale change from elsewhere can be recognised and refused. */
     @Transactional
     public Contact delete(String id, Long expectedVersion, Source source) {
-        Contact current = liveForUpdate(id, expectedVersion);
+        return tombstone(liveForUpdate(id, expectedVersion), source, null);
+    }
+
+    /**
+     * Creates ({@code current} null) or changes a contact the caller holds locked, with its history and
+     * outbox rows: one per system other than the source, plus {@code alsoNotify} (a source whose
+     * record the hub's values overrode). Returns {@code current} when nothing changed.
+     */
+    @Transactional(propagation = Propagation.MANDATORY)
+    public Contact write(Contact current, ContactFields values, Source source, Set<String> alsoNotify) {
+        refuseEmailOfAnother(values, current == null ? null : current.id());
         Instant now = now();
-        Contact tombstone = new Contact(id, current.values(), current.version() + 1, current.createdAt(), now, now, null);
+        if (current == null) {
+            Contact contact = new Contact(UUID.randomUUID().toString(), values, 1, now, now, null, null);
+            store.insert(contact);
+            record(contact, "create", diff(null, values), source, alsoNotify);
+            return contact;
+        }
+        Map<String, Map<String, Object>> changes = diff(current.values(), values);
+        boolean restore = current.isDeleted();
+        if (changes.isEmpty() && !restore) {
+            return current;
+        }
+        Contact updated = new Contact(current.id(), values, current.version() + 1, current.createdAt(), now, null, null);
+        store.update(updated);
+        if (restore) {
+            changes.put("deletedAt", fromTo(current.deletedAt().toString(), null));
+        }
+        record(updated, restore ? "restore" : "update", changes, source, alsoNotify);
+        return updated;
+    }
+
+    /** Tombstones a contact the caller holds locked; {@code mergedInto} names the survivor of a merge. */
+    @Transactional(propagation = Propagation.MANDATORY)
+    public Contact tombstone(Contact current, Source source, String mergedInto) {
+        Instant now = now();
+        Contact tombstone = new Contact(current.id(), current.values(), current.version() + 1, current.createdAt(), now,
+                now, mergedInto);
         store.update(tombstone);
         Map<String, Map<String, Object>> changes = new LinkedHashMap<>();
         changes.put("deletedAt", fromTo(null, now.toString()));
-        record(tombstone, "delete", changes, source);
+        if (mergedInto != null) {
+            changes.put("mergedInto", fromTo(null, mergedInto));
+        }
+        record(tombstone, mergedInto == null ? "delete" : "merge", changes, source, Set.of());
         return tombstone;
     }
 
@@ -115,10 +141,11 @@ public class ContactService {
                 .with("existingId", existingId);
     }
 
-    private void record(Contact contact, String operation, Map<String, Map<String, Object>> changes, Source source) {
+    private void record(Contact contact, String operation, Map<String, Map<String, Object>> changes, Source source,
+                        Set<String> alsoNotify) {
         store.appendHistory(new HistoryEntry(contact.id(), contact.version(), operation, source.system(),
                 source.actor(), changes, contact.updatedAt()));
-        outbox.enqueue(contact, operation, source.system(), contact.updatedAt());
+        outbox.enqueue(contact, source.system(), alsoNotify, contact.updatedAt());
     }
 
     private static Map<String, Map<String, Object>> diff(ContactFields before, ContactFields after) {

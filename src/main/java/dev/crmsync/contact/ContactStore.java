@@ -60,6 +60,26 @@ public class ContactStore {
                 .stream().findFirst();
     }
 
+    /** A live contact with this E.164 phone, the second way a remote record is matched. */
+    public Optional<String> findLiveIdByPhone(String phone) {
+        return jdbc.queryForList("SELECT id FROM contact WHERE phone = :phone AND deleted_at IS NULL ORDER BY created_at, id",
+                Map.of("phone", phone), String.class).stream().findFirst();
+    }
+
+    /** The latest tombstone with this email: a stale remote record of a deleted person matches it. */
+    public Optional<String> findTombstoneIdByEmail(String email) {
+        return jdbc.queryForList("SELECT id FROM contact WHERE LOWER(email) = LOWER(:email) AND deleted_at IS NOT NULL "
+                + "ORDER BY deleted_at DESC, id", Map.of("email", email), String.class).stream().findFirst();
+    }
+
+    /** Live contacts other than {@code id} with the same first name, last name and company: possible duplicates. */
+    public List<String> findLiveIdsByNameAndCompany(String id, String firstName, String lastName, String company) {
+        return jdbc.queryForList("SELECT id FROM contact WHERE deleted_at IS NULL AND id <> :id "
+                        + "AND LOWER(first_name) = LOWER(:first) AND LOWER(last_name) = LOWER(:last) AND LOWER(company) = LOWER(:company)",
+                new MapSqlParameterSource().addValue("id", id).addValue("first", firstName).addValue("last", lastName)
+                        .addValue("company", company), String.class);
+    }
+
     public void insert(Contact contact) {
         jdbc.update("INSERT INTO contact (" + COLUMNS + ", email_key) VALUES (:id, :email, :firstName, :lastName, "
                 + ":phone, :company, :title, :tags, :custom, :version, :createdAt, :updatedAt, :deletedAt, "

@@ -3,6 +3,8 @@ package dev.crmsync.sync;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.contact.Contact;
@@ -37,9 +39,16 @@ public class Outbox {
                 .toList();
     }
 
+    /**
+     * One row per system other than the source, plus {@code alsoNotify}. Delivery decides create,
+     * update or delete from the contact and its link when it sends, so the row names the version only.
+     */
     @Transactional(propagation = Propagation.MANDATORY)
-    public void enqueue(Contact contact, String operation, String sourceSystem, Instant at) {
-        for (String target : targets(sourceSystem)) {
+    public void enqueue(Contact contact, String sourceSystem, Set<String> alsoNotify, Instant at) {
+        Set<String> targets = new TreeSet<>(targets(sourceSystem));
+        alsoNotify.stream().filter(properties.providers()::containsKey).forEach(targets::add);
+        String operation = contact.isDeleted() ? "delete" : contact.version() == 1 ? "create" : "update";
+        for (String target : targets) {
             jdbc.update("INSERT INTO outbox (contact_id, target_system, object_type, operation, contact_version, "
                             + "next_attempt_at, created_at) VALUES (:contactId, :target, :objectType, :operation, "
                             + ":version, :at, :at)",

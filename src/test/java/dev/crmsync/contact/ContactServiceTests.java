@@ -336,7 +336,7 @@ abstract class ContactServiceTests {
     void outboxRefusesToWriteOutsideATransaction() {
         Contact ann = service.create(fields("{'email':'ann@example.com'}"), CRM1);
 
-        assertThatThrownBy(() -> store.bean(Outbox.class).enqueue(ann, "update", "api", Instant.now()))
+        assertThatThrownBy(() -> store.bean(Outbox.class).enqueue(ann, "api", java.util.Set.of(), Instant.now()))
                 .isInstanceOf(IllegalTransactionStateException.class);
 
         assertThat(outbox(ann.id())).containsExactly("crm2 person create v1");

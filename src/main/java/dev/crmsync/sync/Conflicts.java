@@ -1,0 +1,68 @@
+package dev.crmsync.sync;
+
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+
+/** The conflict table: fields both sides changed (decided by policy, kept for review) and possible duplicates. */
+@Component
+public class Conflicts {
+
+    private final NamedParameterJdbcTemplate jdbc;
+    private final ObjectMapper json;
+    private final Clock clock;
+
+    public Conflicts(NamedParameterJdbcTemplate jdbc, ObjectMapper json, Clock clock) {
+        this.jdbc = jdbc;
+        this.json = json;
+        this.clock = clock;
+    }
+
+    public void field(String contactId, String field, Object hubValue, String hubSystem, Object remoteValue,
+                      String remoteSystem, String rule, String winner) {
+        insert(new MapSqlParameterSource().addValue("kind", "field").addValue("contact", contactId)
+                .addValue("other", null).addValue("field", field)
+                .addValue("hubValue", write(hubValue)).addValue("hubSystem", hubSystem)
+                .addValue("remoteValue", write(remoteValue)).addValue("remoteSystem", remoteSystem)
+                .addValue("rule", rule).addValue("winner", winner));
+    }
+
+    /** Two contacts that look like one person (same name and company): recorded, never merged automatically. */
+    public void possibleDuplicate(String contactId, String otherContactId, String system, String reason) {
+        insert(new MapSqlParameterSource().addValue("kind", "possible-duplicate").addValue("contact", contactId)
+                .addValue("other", otherContactId).addValue("field", reason)
+                .addValue("hubValue", null).addValue("hubSystem", null).addValue("remoteValue", null)
+                .addValue("remoteSystem", system).addValue("rule", "review").addValue("winner", null));
+    }
+
+    public List<Map<String, Object>> list(String state, int limit) {
+        MapSqlParameterSource parameters = new MapSqlParameterSource("limit", limit);
+        String where = "";
+        if (state != null) {
+            where = " WHERE state = :state";
+            parameters.addValue("state", state);
+        }
+        return jdbc.queryForList("SELECT id, kind, contact_id, other_contact_id, field, hub_value, hub_system, remote_value, "
+                + "remote_system, rule, winner, state, created_at FROM conflict" + where + " ORDER BY id DESC LIMIT :limit", parameters);
+    }
+
+    private void insert(MapSqlParameterSource parameters) {
+        jdbc.update("INSERT INTO conflict (kind, contact_id, other_contact_id, field, hub_value, hub_system, remote_value, "
+                + "remote_system, rule, winner, created_at) VALUES (:kind, :contact, :other, :field, :hubValue, :hubSystem, "
+                + ":remoteValue, :remoteSystem, :rule, :winner, :now)", parameters.addValue("now", Links.at(clock.instant())));
+    }
+
+    private String write(Object value) {
+        try {
+            return value == null ? null : json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+}

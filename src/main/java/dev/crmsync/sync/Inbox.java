@@ -1,0 +1,94 @@
+package dev.crmsync.sync;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * The durable inbox: every change from a webhook or a poll is a row here, committed before its
+ * sender is answered, and applied by the engine exactly once in effect.
+ */
+@Component
+public class Inbox {
+
+    /** A change waiting to be applied: the remote record as it came, and where from. */
+    public record Change(long id, String sourceSystem, String objectType, String externalId, String operation,
+                         String payload, Instant remoteModifiedAt, int attempts) {
+
+        /** Changes of one remote record are applied in order; different records are independent. */
+        public String recordKey() {
+            return sourceSystem + "/" + objectType + "/" + externalId;
+        }
+    }
+
+    private final NamedParameterJdbcTemplate jdbc;
+    private final Clock clock;
+
+    public Inbox(NamedParameterJdbcTemplate jdbc, Clock clock) {
+        this.jdbc = jdbc;
+        this.clock = clock;
+    }
+
+    /**
+     * Stores a change unless one with the same key is already there. The key is the event id for a
+     * webhook, else system, object, id and modification time. Returns whether it was new.
+     */
+    @Transactional
+    public boolean accept(String key, String system, String objectType, String externalId, String operation,
+                          String payload, Instant remoteModifiedAt) {
+        int inserted = jdbc.update("INSERT INTO inbox (idempotency_key, source_system, object_type, external_id, operation, "
+                        + "payload, remote_modified_at, received_at) VALUES (:key, :system, :object, :id, :operation, :payload, "
+                        + ":modified, :now) ON CONFLICT (idempotency_key) DO NOTHING",
+                new MapSqlParameterSource().addValue("key", key).addValue("system", system).addValue("object", objectType)
+                        .addValue("id", externalId).addValue("operation", operation).addValue("payload", payload)
+                        .addValue("modified", Links.at(remoteModifiedAt)).addValue("now", Links.at(clock.instant())));
+        return inserted == 1;
+    }
+
+    /**
+     * Claims up to {@code limit} pending changes, oldest first. A claim older than {@code lease} (its
+     * worker died) is taken again: applying a change and marking it done share one transaction, so
+     * a change taken twice still takes effect once.
+     */
+    @Transactional
+    public List<Change> claim(int limit, String worker, Duration lease) {
+        Instant now = clock.instant();
+        List<Long> ids = jdbc.queryForList("SELECT id FROM inbox WHERE state = 'pending' "
+                        + "OR (state = 'claimed' AND claimed_at < :expired) ORDER BY id LIMIT :limit FOR UPDATE",
+                new MapSqlParameterSource("limit", limit).addValue("expired", Links.at(now.minus(lease))), Long.class);
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        jdbc.update("UPDATE inbox SET state = 'claimed', claimed_by = :worker, claimed_at = :now, attempts = attempts + 1 "
+                + "WHERE id IN (:ids)", Map.of("worker", worker, "now", Links.at(now), "ids", ids));
+        return jdbc.query("SELECT * FROM inbox WHERE id IN (:ids) ORDER BY id", Map.of("ids", ids),
+                (rs, n) -> new Change(rs.getLong("id"), rs.getString("source_system"), rs.getString("object_type"),
+                        rs.getString("external_id"), rs.getString("operation"), rs.getString("payload"),
+                        Links.instant(rs, "remote_modified_at"), rs.getInt("attempts")));
+    }
+
+    /** Marks a change applied; called inside the transaction that applied it. */
+    public void done(long id) {
+        jdbc.update("UPDATE inbox SET state = 'done', processed_at = :now, last_error = NULL WHERE id = :id",
+                Map.of("id", id, "now", Links.at(clock.instant())));
+    }
+
+    /** Gives a change back for another try, or ends it as failed (it then also goes to dead letters). */
+    @Transactional
+    public void failed(long id, String error, boolean retry) {
+        jdbc.update("UPDATE inbox SET state = :state, claimed_by = NULL, last_error = :error WHERE id = :id",
+                Map.of("id", id, "state", retry ? "pending" : "failed", "error", error));
+    }
+
+    /** Changes not yet applied. */
+    public long backlog() {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed')", Map.of(), Long.class);
+    }
+}

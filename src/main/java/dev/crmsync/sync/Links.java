@@ -1,0 +1,125 @@
+package dev.crmsync.sync;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+
+/**
+ * contact_link: which record in which system is which hub contact, and what was last exchanged
+ * with it (the merge base and the echo guard's hash).
+ */
+@Component
+public class Links {
+
+    /** A hub contact's record in one system. {@code syncedValues} are canonical values, keyed by canonical name. */
+    public record Link(String system, String objectType, String externalId, String contactId,
+                       Map<String, Object> syncedValues, String syncedHash, Instant remoteModifiedAt, Instant lastSyncedAt) {
+    }
+
+    private final NamedParameterJdbcTemplate jdbc;
+    private final ObjectMapper json;
+
+    public Links(NamedParameterJdbcTemplate jdbc, ObjectMapper json) {
+        this.jdbc = jdbc;
+        this.json = json;
+    }
+
+    public Optional<Link> find(String system, String objectType, String externalId) {
+        return jdbc.query("SELECT * FROM contact_link WHERE system = :system AND object_type = :object AND external_id = :id",
+                Map.of("system", system, "object", objectType, "id", externalId), this::link).stream().findFirst();
+    }
+
+    public Optional<Link> forContact(String contactId, String system, String objectType) {
+        return jdbc.query("SELECT * FROM contact_link WHERE contact_id = :contact AND system = :system AND object_type = :object",
+                Map.of("contact", contactId, "system", system, "object", objectType), this::link).stream().findFirst();
+    }
+
+    public List<Link> ofContact(String contactId) {
+        return jdbc.query("SELECT * FROM contact_link WHERE contact_id = :contact ORDER BY system, object_type",
+                Map.of("contact", contactId), this::link);
+    }
+
+    /**
+     * Records what a system now holds for a contact: {@code synced}, its canonical values (the next
+     * merge base), and {@code hash}, the hash of the remote payload the hub's values make, or null
+     * when the remote is known to differ from the hub (so the next delivery is not skipped).
+     */
+    public void save(String system, String objectType, String externalId, String contactId, Map<String, Object> synced,
+                     String hash, Instant remoteModifiedAt, Instant now) {
+        MapSqlParameterSource parameters = new MapSqlParameterSource()
+                .addValue("system", system).addValue("object", objectType).addValue("id", externalId)
+                .addValue("contact", contactId).addValue("values", write(synced)).addValue("hash", hash)
+                .addValue("modified", at(remoteModifiedAt)).addValue("now", at(now));
+        int updated = jdbc.update("UPDATE contact_link SET contact_id = :contact, synced_values = :values, synced_hash = :hash, "
+                + "remote_modified_at = COALESCE(:modified, remote_modified_at), last_synced_at = :now "
+                + "WHERE system = :system AND object_type = :object AND external_id = :id", parameters);
+        if (updated == 0) {
+            jdbc.update("INSERT INTO contact_link (system, object_type, external_id, contact_id, synced_values, synced_hash, "
+                    + "remote_modified_at, last_synced_at, created_at) VALUES (:system, :object, :id, :contact, :values, "
+                    + ":hash, :modified, :now, :now)", parameters);
+        }
+    }
+
+    public void delete(String system, String objectType, String externalId) {
+        jdbc.update("DELETE FROM contact_link WHERE system = :system AND object_type = :object AND external_id = :id",
+                Map.of("system", system, "object", objectType, "id", externalId));
+    }
+
+    /** A stable hash of a remote payload: equal content, equal hash, whatever the order of its fields. */
+    public String hash(com.fasterxml.jackson.databind.JsonNode payload) {
+        try {
+            Object sorted = json.treeToValue(payload, TreeMap.class);
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(json.writeValueAsBytes(sorted));
+            return HexFormat.of().formatHex(digest);
+        } catch (JsonProcessingException | java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("cannot hash " + payload, e);
+        }
+    }
+
+    private Link link(ResultSet rs, int row) throws SQLException {
+        String values = rs.getString("synced_values");
+        return new Link(rs.getString("system"), rs.getString("object_type"), rs.getString("external_id"),
+                rs.getString("contact_id"), values == null ? Map.of() : read(values), rs.getString("synced_hash"),
+                instant(rs, "remote_modified_at"), instant(rs, "last_synced_at"));
+    }
+
+    private Map<String, Object> read(String text) {
+        try {
+            return json.readValue(text, new TypeReference<>() {
+            });
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("unreadable synced values: " + text, e);
+        }
+    }
+
+    private String write(Map<String, Object> values) {
+        try {
+            return json.writeValueAsString(new TreeMap<>(values));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot store " + values, e);
+        }
+    }
+
+    static OffsetDateTime at(Instant instant) {
+        return instant == null ? null : instant.atOffset(ZoneOffset.UTC);
+    }
+
+    static Instant instant(ResultSet rs, String column) throws SQLException {
+        OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
+        return value == null ? null : value.toInstant();
+    }
+}

@@ -1,0 +1,333 @@
+package dev.crmsync.sync;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmsync.api.ApiProblem;
+import dev.crmsync.contact.Contact;
+import dev.crmsync.contact.Contact.ContactFields;
+import dev.crmsync.contact.ContactService;
+import dev.crmsync.contact.ContactService.Source;
+import dev.crmsync.contact.ContactStore;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mapping.RemoteRecord;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.sync.Inbox.Change;
+import dev.crmsync.sync.Links.Link;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * Applies one inbox change to the hub, in one transaction with marking it done: match (link, then
+ * email, then phone), three-way merge field by field, tombstones, echo guard and remote merges, as
+ * ARCHITECTURE.md's flow of one change describes. The contact writes fan out through the outbox.
+ */
+@Component
+public class SyncEngine {
+
+    /** What applying a change did. */
+    public enum Outcome { CREATED, UPDATED, UNCHANGED, ECHO, DELETED, STALE_IGNORED, MERGED, SKIPPED }
+
+    private final ContactStore contacts;
+    private final ContactService service;
+    private final Links links;
+    private final Conflicts conflicts;
+    private final Outbox outbox;
+    private final Inbox inbox;
+    private final Mappings mappings;
+    private final ObjectMapper json;
+    private final Clock clock;
+    private final MeterRegistry meters;
+    private final boolean authoritativeDeletes;
+
+    public SyncEngine(ContactStore contacts, ContactService service, Links links, Conflicts conflicts, Outbox outbox,
+                      Inbox inbox, Mappings mappings, ObjectMapper json, Clock clock, MeterRegistry meters,
+                      @Value("${crmsync.sync.deletes:authoritative}") String deletes) {
+        this.contacts = contacts;
+        this.service = service;
+        this.links = links;
+        this.conflicts = conflicts;
+        this.outbox = outbox;
+        this.inbox = inbox;
+        this.mappings = mappings;
+        this.json = json;
+        this.clock = clock;
+        this.meters = meters;
+        if (!deletes.equals("authoritative") && !deletes.equals("revivable")) {
+            throw new IllegalStateException("crmsync.sync.deletes is '" + deletes + "'; use authoritative or revivable");
+        }
+        this.authoritativeDeletes = deletes.equals("authoritative");
+    }
+
+    @Transactional
+    public Outcome apply(Change change) {
+        Outcome outcome = change.operation().equals("merge") ? merge(change) : upsertOrDelete(change);
+        inbox.done(change.id());
+        meters.counter("crmsync.sync.changes", "system", change.sourceSystem(), "outcome", outcome.name().toLowerCase())
+                .increment();
+        return outcome;
+    }
+
+    private Outcome upsertOrDelete(Change change) {
+        String system = change.sourceSystem();
+        Mapping mapping = mappings.get(system + "-" + change.objectType());
+        RemoteRecord record = change.operation().equals("delete")
+                ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of())
+                : mapping.toCanonical(read(change.payload()));
+        Instant remoteTime = record.modifiedAt() != null ? record.modifiedAt() : change.remoteModifiedAt();
+        Source source = new Source(system, null);
+        Optional<Link> link = links.find(system, change.objectType(), change.externalId());
+        Contact contact = link.map(l -> follow(l.contactId())).orElse(null);
+
+        if (record.deleted()) {
+            if (contact == null) {
+                return Outcome.SKIPPED;
+            }
+            if (!contact.isDeleted()) {
+                service.tombstone(contact, source, null);
+                return Outcome.DELETED;
+            }
+            return Outcome.UNCHANGED;
+        }
+        if (contact == null) {
+            contact = match(record);
+        }
+        if (contact != null && contact.isDeleted()) {
+            boolean newerThanDelete = remoteTime != null && remoteTime.isAfter(contact.deletedAt());
+            if (authoritativeDeletes || !newerThanDelete) {
+                // a stale update or a re-import never brings a tombstone back; the system gets the delete again
+                links.save(system, change.objectType(), change.externalId(), contact.id(), record.values(), null,
+                        remoteTime, now());
+                outbox.enqueue(contact, "hub", Set.of(system), now());
+                return Outcome.STALE_IGNORED;
+            }
+            Contact restored = write(contact, contact.values().with(record.values()), source, Set.of());
+            save(mapping, change, restored, record, remoteTime, false);
+            return Outcome.UPDATED;
+        }
+        if (contact == null) {
+            ContactFields values = ContactFields.EMPTY.with(record.values());
+            if (values.email() == null && values.phone() == null) {
+                throw new IllegalArgumentException(system + " record " + change.externalId()
+                        + " has neither an email nor a valid phone; a contact needs one");
+            }
+            Contact created = write(null, values, source, Set.of());
+            save(mapping, change, created, record, remoteTime, false);
+            for (String other : contacts.findLiveIdsByNameAndCompany(created.id(), values.firstName(), values.lastName(),
+                    values.company())) {
+                conflicts.possibleDuplicate(created.id(), other, system, "same name and company");
+            }
+            return Outcome.CREATED;
+        }
+        return mergeFields(mapping, change, contact, link.orElse(null), record, remoteTime, source);
+    }
+
+    /** Three-way merge of the fields this remote sends: remote now, remote as last synced (the base), hub now. */
+    private Outcome mergeFields(Mapping mapping, Change change, Contact contact, Link link, RemoteRecord record,
+                                Instant remoteTime, Source source) {
+        Map<String, Object> incoming = record.values();
+        Map<String, Object> base = link == null ? null : link.syncedValues();
+        if (base != null && sameValues(incoming, base, mapping.inboundFields())) {
+            meters.counter("crmsync.sync.echoes", "system", source.system()).increment();
+            return Outcome.ECHO;
+        }
+        Map<String, Object> hub = contact.values().canonical();
+        Map<String, Object> result = new HashMap<>();
+        boolean hubWins = false;
+        for (String field : mapping.inboundFields()) {
+            Object remoteValue = incoming.get(field);
+            Object baseValue = base == null ? null : base.get(field);
+            Object hubValue = hub.get(field);
+            if (base != null && Objects.equals(remoteValue, baseValue) || Objects.equals(remoteValue, hubValue)) {
+                continue;
+            }
+            if (base == null && remoteValue == null) {
+                hubWins = true;
+                continue;
+            }
+            boolean hubChanged = base != null ? !Objects.equals(hubValue, baseValue) : hubValue != null;
+            if (!hubChanged) {
+                result.put(field, remoteValue);
+                continue;
+            }
+            String rule = mapping.conflictRule(field);
+            String preferred = rule.startsWith("prefer:") ? rule.substring("prefer:".length()) : null;
+            boolean remoteWins = preferred != null ? preferred.equals(source.system())
+                    : remoteTime != null && remoteTime.isAfter(contact.updatedAt());
+            if (remoteWins) {
+                result.put(field, remoteValue);
+            } else {
+                hubWins = true;
+            }
+            conflicts.field(contact.id(), field, hubValue, "hub", remoteValue, source.system(), rule,
+                    remoteWins ? source.system() : "hub");
+        }
+        Contact updated = write(contact, contact.values().with(result), source,
+                hubWins ? Set.of(source.system()) : Set.of());
+        if (hubWins && updated == contact) {
+            outbox.enqueue(contact, "hub", Set.of(source.system()), now());
+        }
+        save(mapping, change, updated, record, remoteTime, hubWins);
+        return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
+    }
+
+    /**
+     * A remote merged records: its links move to the survivor, and two hub contacts that were both
+     * linked become one (the other is tombstoned, pointing at the survivor).
+     */
+    private Outcome merge(Change change) {
+        JsonNode payload = read(change.payload());
+        String system = change.sourceSystem();
+        String object = change.objectType();
+        String survivorId = payload.path("survivor").asText(change.externalId());
+        Optional<Link> survivor = links.find(system, object, survivorId);
+        Outcome outcome = Outcome.UNCHANGED;
+        for (JsonNode merged : payload.path("merged")) {
+            Optional<Link> loser = links.find(system, object, merged.asText());
+            if (loser.isEmpty()) {
+                continue;
+            }
+            links.delete(system, object, merged.asText());
+            if (survivor.isEmpty()) {
+                Link moved = loser.get();
+                links.save(system, object, survivorId, moved.contactId(), moved.syncedValues(), moved.syncedHash(),
+                        moved.remoteModifiedAt(), now());
+                survivor = links.find(system, object, survivorId);
+                outcome = Outcome.MERGED;
+            } else if (!loser.get().contactId().equals(survivor.get().contactId())) {
+                mergeContacts(survivor.get().contactId(), loser.get().contactId(), new Source(system, null));
+                outcome = Outcome.MERGED;
+            }
+        }
+        return outcome;
+    }
+
+    private void mergeContacts(String survivorId, String loserId, Source source) {
+        // lock in id order so two merges of the same pair cannot deadlock
+        Contact first = lock(survivorId.compareTo(loserId) < 0 ? survivorId : loserId);
+        Contact second = lock(survivorId.compareTo(loserId) < 0 ? loserId : survivorId);
+        Contact survivor = first.id().equals(survivorId) ? first : second;
+        Contact loser = first.id().equals(survivorId) ? second : first;
+        if (loser.isDeleted() || survivor.isDeleted()) {
+            return;
+        }
+        Map<String, Object> fill = new HashMap<>();
+        Map<String, Object> kept = survivor.values().canonical();
+        loser.values().canonical().forEach((field, value) -> {
+            Object current = kept.get(field);
+            if (current == null || current instanceof List<?> list && list.isEmpty()) {
+                fill.put(field, value);
+            }
+        });
+        // the loser's email must be free before the survivor may take it
+        Contact tombstone = service.tombstone(loser, source, survivor.id());
+        for (Link link : links.ofContact(loser.id())) {
+            if (links.forContact(survivor.id(), link.system(), link.objectType()).isEmpty()) {
+                links.save(link.system(), link.objectType(), link.externalId(), survivor.id(), link.syncedValues(),
+                        link.syncedHash(), link.remoteModifiedAt(), now());
+            }
+        }
+        write(survivor, survivor.values().with(fill), source, Set.of());
+        meters.counter("crmsync.sync.merges", "system", source.system()).increment();
+        if (tombstone.mergedInto() == null) {
+            throw new IllegalStateException("merge of " + loserId + " lost its survivor");
+        }
+    }
+
+    /** Link first is done by the caller; then a live contact by email, then by phone, then a tombstone by email. */
+    private Contact match(RemoteRecord record) {
+        Object email = record.values().get("email");
+        Object phone = record.values().get("phone");
+        Optional<String> id = Optional.empty();
+        if (email != null) {
+            id = contacts.findLiveIdByEmail(email.toString().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (id.isEmpty() && phone != null) {
+            id = contacts.findLiveIdByPhone(phone.toString());
+        }
+        if (id.isEmpty() && email != null) {
+            id = contacts.findTombstoneIdByEmail(email.toString());
+        }
+        return id.map(this::follow).orElse(null);
+    }
+
+    /** Locks a contact, following merges to the survivor. */
+    private Contact follow(String id) {
+        Contact contact = lock(id);
+        int hops = 0;
+        while (contact.mergedInto() != null && hops++ < 10) {
+            contact = lock(contact.mergedInto());
+        }
+        return contact;
+    }
+
+    private Contact lock(String id) {
+        return contacts.findForUpdate(id).orElseThrow(() -> new IllegalStateException("contact " + id + " vanished"));
+    }
+
+    /**
+     * Writes through the contact service; an email another live contact holds is not taken over: the
+     * rest of the change applies and the pair is recorded for review.
+     */
+    private Contact write(Contact current, ContactFields values, Source source, Set<String> alsoNotify) {
+        try {
+            return service.write(current, values, source, alsoNotify);
+        } catch (ApiProblem problem) {
+            if (problem.status() != 409 || current == null) {
+                throw problem;
+            }
+            conflicts.possibleDuplicate(current.id(), String.valueOf(problem.properties().get("existingId")),
+                    source.system(), "email " + values.email() + " belongs to another contact");
+            ContactFields keepEmail = values.with(Map.of("email", current.values().email() == null ? "" : current.values().email()));
+            return service.write(current, current.values().email() == null
+                    ? values.with(new HashMap<>(Map.of())) : keepEmail, source, alsoNotify);
+        }
+    }
+
+    private void save(Mapping mapping, Change change, Contact contact, RemoteRecord record, Instant remoteTime,
+                      boolean remoteDiffers) {
+        String hash = remoteDiffers ? null : links.hash(mapping.toRemote(contact.values().canonical()));
+        links.save(change.sourceSystem(), change.objectType(), change.externalId(), contact.id(), record.values(), hash,
+                remoteTime, now());
+    }
+
+    private static boolean sameValues(Map<String, Object> a, Map<String, Object> b, List<String> fields) {
+        for (String field : fields) {
+            if (!Objects.equals(a.get(field), b.get(field))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private JsonNode read(String payload) {
+        try {
+            return json.readTree(payload == null ? "{}" : payload);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("the change's payload is not JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private Instant now() {
+        return clock.instant();
+    }
+
+    /** Ids of changes of one record, in order; used by tests and the processor. */
+    static List<Long> ids(List<Change> changes) {
+        List<Long> ids = new ArrayList<>();
+        changes.forEach(c -> ids.add(c.id()));
+        return ids;
+    }
+}
