@@ -43,6 +43,7 @@ public record CrmSyncProperties(
 
     /** A connected system; the keys beyond these belong to the provider's own client. */
     public record Provider(@DefaultValue("true") boolean enabled,
+                           String type,
                            @DefaultValue("contact") String objectType) {
     }
 }

@@ -15,6 +15,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.Replies;
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.contact.Contact.ContactFields;
 import dev.crmsync.contact.ContactService.Source;
@@ -63,7 +64,14 @@ public class ContactApi {
     }
 
     public void get(Message message) {
-        Contact contact = live(message.getHeader("id", String.class));
+        String id = message.getHeader("id", String.class);
+        Contact found = store.find(id).orElseThrow(() -> ApiProblem.notFound("no contact has id " + id));
+        if (found.mergedInto() != null) {
+            reply(message, 301, Map.of("id", id, "mergedInto", found.mergedInto()),
+                    Map.of("Location", "/api/contacts/" + found.mergedInto()));
+            return;
+        }
+        Contact contact = live(id);
         reply(message, 200, contact.toJson(), Map.of("ETag", contact.etag()));
     }
 
@@ -278,19 +286,6 @@ public class ContactApi {
     }
 
     private void reply(Message message, int status, Object body, Map<String, String> headers) {
-        // the request's headers (the API key among them) must not be echoed into the reply
-        message.getHeaders().clear();
-        message.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
-        headers.forEach(message::setHeader);
-        if (body == null) {
-            message.setBody(null);
-            return;
-        }
-        message.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        try {
-            message.setBody(json.writeValueAsString(body));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot write the reply", e);
-        }
+        Replies.json(message, json, status, body, headers);
     }
 }

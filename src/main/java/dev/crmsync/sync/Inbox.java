@@ -74,6 +74,12 @@ public class Inbox {
                         Links.instant(rs, "remote_modified_at"), rs.getInt("attempts")));
     }
 
+    /** Locks a change for applying it; false when it is already done. */
+    public boolean lockPending(long id) {
+        return jdbc.queryForList("SELECT state FROM inbox WHERE id = :id FOR UPDATE", Map.of("id", id), String.class)
+                .stream().anyMatch(state -> !state.equals("done"));
+    }
+
     /** Marks a change applied; called inside the transaction that applied it. */
     public void done(long id) {
         jdbc.update("UPDATE inbox SET state = 'done', processed_at = :now, last_error = NULL WHERE id = :id",

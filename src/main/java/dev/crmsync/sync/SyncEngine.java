@@ -73,6 +73,10 @@ public class SyncEngine {
 
     @Transactional
     public Outcome apply(Change change) {
+        if (!inbox.lockPending(change.id())) {
+            // another worker applied it after both claimed it (a claim whose lease ran out): once is enough
+            return Outcome.SKIPPED;
+        }
         Outcome outcome = change.operation().equals("merge") ? merge(change) : upsertOrDelete(change);
         inbox.done(change.id());
         meters.counter("crmsync.sync.changes", "system", change.sourceSystem(), "outcome", outcome.name().toLowerCase())

@@ -1,0 +1,31 @@
+package dev.crmsync.provider.rest;
+
+import java.time.Duration;
+
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+/**
+ * {@code crmsync.providers.<name>.*} of a generic REST CRM ({@code type: rest}). Paths are templates:
+ * {id}, {email}, {since}, {afterId} and {limit} are filled in, and query parameters left empty are dropped.
+ */
+public record RestProviderProperties(
+        String type,
+        String baseUrl,
+        @DefaultValue("Authorization") String authHeader,
+        String authValue,
+        @DefaultValue("10s") Duration timeout,
+        @DefaultValue Paths paths,
+        @DefaultValue("PATCH") String updateMethod,
+        @DefaultValue("records") String recordsField,
+        @DefaultValue("next.modifiedSince") String nextSinceField,
+        @DefaultValue("next.afterId") String nextAfterField,
+        @DefaultValue("Id") String idField) {
+
+    public record Paths(
+            @DefaultValue("/api/contacts?modifiedSince={since}&afterId={afterId}&limit={limit}") String list,
+            @DefaultValue("/api/contacts?email={email}") String findByEmail,
+            @DefaultValue("/api/contacts") String create,
+            @DefaultValue("/api/contacts/{id}") String update,
+            @DefaultValue("/api/contacts/{id}") String delete) {
+    }
+}

@@ -1,0 +1,103 @@
+package dev.crmsync.sync;
+
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * One outbox row on its way to a system: what to send (decided from the contact and its link when
+ * claimed) and, once sent, what the system answered. The body of the deliver-template's exchanges.
+ */
+public class Delivery {
+
+    private final long outboxId;
+    private final String system;
+    private final String objectType;
+    private final String contactId;
+    private final long contactVersion;
+    private final String operation;
+    private final ObjectNode payload;
+    private final String email;
+    private String externalId;
+    private JsonNode reply;
+    private boolean adopted;
+
+    public Delivery(long outboxId, String system, String objectType, String contactId, long contactVersion,
+                    String operation, ObjectNode payload, String email, String externalId) {
+        this.outboxId = outboxId;
+        this.system = system;
+        this.objectType = objectType;
+        this.contactId = contactId;
+        this.contactVersion = contactVersion;
+        this.operation = operation;
+        this.payload = payload;
+        this.email = email;
+        this.externalId = externalId;
+    }
+
+    public long getOutboxId() {
+        return outboxId;
+    }
+
+    public String getSystem() {
+        return system;
+    }
+
+    public String getObjectType() {
+        return objectType;
+    }
+
+    public String getContactId() {
+        return contactId;
+    }
+
+    public long getContactVersion() {
+        return contactVersion;
+    }
+
+    /** create, update or delete. */
+    public String getOperation() {
+        return operation;
+    }
+
+    /** The remote record to write, in the system's shape (from its mapping). */
+    public ObjectNode getPayload() {
+        return payload;
+    }
+
+    /** The contact's email, for a client that looks for an existing record before creating one. */
+    public String getEmail() {
+        return email;
+    }
+
+    public String getExternalId() {
+        return externalId;
+    }
+
+    public JsonNode getReply() {
+        return reply;
+    }
+
+    /** True when a create found the person already there and updated that record instead. */
+    public boolean isAdopted() {
+        return adopted;
+    }
+
+    /** Called by the client once the system has the record. */
+    public void sent(String externalId, JsonNode reply, boolean adopted) {
+        this.externalId = externalId;
+        this.reply = reply;
+        this.adopted = adopted;
+    }
+
+    public Map<String, Object> describe() {
+        return Map.of("outboxId", outboxId, "system", system, "contactId", contactId, "operation", operation,
+                "payload", payload == null ? "" : payload.toString());
+    }
+
+    @Override
+    public String toString() {
+        return operation + " contact " + contactId + " v" + contactVersion + " to " + system + " (outbox " + outboxId + ")";
+    }
+}

@@ -1,0 +1,32 @@
+package dev.crmsync.sync;
+
+import dev.crmsync.provider.RemoteCallException;
+import org.apache.camel.Exchange;
+import org.apache.camel.Predicate;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.stereotype.Component;
+
+/**
+ * The dead-letter channel's retry rule: try again while retries are left and another try can help.
+ * A 4xx other than 408 and 429 means the record itself is refused: it goes to dead letters at once.
+ */
+@Component("deliveryRetry")
+public class DeliveryRetry implements Predicate {
+
+    private final int maxRedeliveries;
+
+    public DeliveryRetry(@Value("${crmsync.delivery.max-redeliveries:6}") int maxRedeliveries) {
+        this.maxRedeliveries = maxRedeliveries;
+    }
+
+    @Override
+    public boolean matches(Exchange exchange) {
+        Exception error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        if (error == null) {
+            error = exchange.getException();
+        }
+        int redeliveries = exchange.getMessage().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);
+        boolean helps = !(error instanceof RemoteCallException remote) || remote.retryable();
+        return helps && redeliveries < maxRedeliveries;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.crmsync.sync;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import dev.crmsync.sync.Inbox.Change;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.dao.ConcurrencyFailureException;
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.stereotype.Component;
+
+/**
+ * Drains the inbox for the inbox-process route: claims a batch, keeps the order of changes of one
+ * remote record, and applies independent records in parallel. A change that fails is retried on a
+ * later batch; after {@code crmsync.sync.max-attempts} it goes to dead letters.
+ */
+@Component("inboxProcessor")
+public class InboxProcessor implements DisposableBean {
+
+    private static final Logger LOG = LoggerFactory.getLogger(InboxProcessor.class);
+
+    private final Inbox inbox;
+    private final SyncEngine engine;
+    private final DeadLetters deadLetters;
+    private final int batchSize;
+    private final int maxAttempts;
+    private final Duration lease;
+    private final ExecutorService workers;
+    private final String worker = ManagementFactory.getRuntimeMXBean().getName();
+
+    public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters,
+                          @Value("${crmsync.sync.batch-size:500}") int batchSize,
+                          @Value("${crmsync.sync.workers:4}") int workers,
+                          @Value("${crmsync.sync.max-attempts:5}") int maxAttempts,
+                          @Value("${crmsync.sync.claim-lease:PT5M}") Duration lease) {
+        this.inbox = inbox;
+        this.engine = engine;
+        this.deadLetters = deadLetters;
+        this.batchSize = batchSize;
+        this.maxAttempts = maxAttempts;
+        this.lease = lease;
+        this.workers = Executors.newFixedThreadPool(workers, r -> {
+            Thread thread = new Thread(r, "crmsync-sync");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /** Applies batches until the inbox is empty; returns how many changes were applied. */
+    public int drain() throws Exception {
+        int total = 0;
+        int applied;
+        do {
+            applied = processBatch();
+            total += applied;
+        } while (applied > 0);
+        return total;
+    }
+
+    public int processBatch() throws Exception {
+        List<Change> batch = inbox.claim(batchSize, worker, lease);
+        Map<String, List<Change>> byRecord = new LinkedHashMap<>();
+        batch.forEach(change -> byRecord.computeIfAbsent(change.recordKey(), key -> new ArrayList<>()).add(change));
+        List<Future<Integer>> running = new ArrayList<>();
+        for (List<Change> changes : byRecord.values()) {
+            running.add(workers.submit(() -> applyInOrder(changes)));
+        }
+        int applied = 0;
+        for (Future<Integer> result : running) {
+            applied += result.get();
+        }
+        return applied;
+    }
+
+    private int applyInOrder(List<Change> changes) {
+        int applied = 0;
+        for (int i = 0; i < changes.size(); i++) {
+            Change change = changes.get(i);
+            try {
+                applyWithRetry(change);
+                applied++;
+            } catch (RuntimeException e) {
+                boolean retry = change.attempts() < maxAttempts;
+                inbox.failed(change.id(), String.valueOf(e.getMessage()), retry);
+                if (!retry) {
+                    deadLetters.recordInbox(change, e);
+                } else {
+                    LOG.warn("Change {} of {} failed (attempt {} of {}), retried later: {}", change.id(),
+                            change.recordKey(), change.attempts(), maxAttempts, e.toString());
+                    // later changes of this record wait for it, to keep their order
+                    for (Change later : changes.subList(i + 1, changes.size())) {
+                        inbox.failed(later.id(), "waiting for change " + change.id(), true);
+                    }
+                    return applied;
+                }
+            }
+        }
+        return applied;
+    }
+
+    /** Two records of one person arriving at once race for the same email; the loser matches the winner on retry. */
+    private void applyWithRetry(Change change) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                engine.apply(change);
+                return;
+            } catch (DataIntegrityViolationException | ConcurrencyFailureException e) {
+                if (attempt >= 3) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void destroy() {
+        workers.shutdownNow();
+    }
+}

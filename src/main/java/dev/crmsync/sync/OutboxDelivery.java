@@ -1,0 +1,150 @@
+package dev.crmsync.sync;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crmsync.contact.Contact;
+import dev.crmsync.contact.ContactStore;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.sync.Links.Link;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * The outbox side of the deliver-template: claims a system's pending rows and decides what each
+ * needs (create, update, delete, or nothing), then records what the system now holds on the link.
+ */
+@Component("outboxDelivery")
+public class OutboxDelivery {
+
+    private static final Duration LEASE = Duration.ofMinutes(5);
+
+    private final NamedParameterJdbcTemplate jdbc;
+    private final ContactStore contacts;
+    private final Links links;
+    private final Mappings mappings;
+    private final Clock clock;
+    private final MeterRegistry meters;
+
+    public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
+                          Clock clock, MeterRegistry meters) {
+        this.jdbc = jdbc;
+        this.contacts = contacts;
+        this.links = links;
+        this.mappings = mappings;
+        this.clock = clock;
+        this.meters = meters;
+    }
+
+    /**
+     * Up to {@code limit} deliveries for a system, at most one per contact: older rows of the same
+     * contact are superseded, since delivery sends the contact as it is now. A row whose record the
+     * system already holds (the echo guard's hash matches) is done without a call.
+     */
+    @Transactional
+    public List<Delivery> claim(String system, int limit) {
+        Instant now = clock.instant();
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type FROM outbox "
+                        + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
+                        + "OR (state = 'claimed' AND claimed_at < :expired)) ORDER BY id LIMIT :limit FOR UPDATE",
+                new MapSqlParameterSource("system", system).addValue("now", Links.at(now))
+                        .addValue("expired", Links.at(now.minus(LEASE))).addValue("limit", limit));
+        Map<String, Map<String, Object>> latest = new LinkedHashMap<>();
+        List<Long> superseded = new ArrayList<>();
+        for (Map<String, Object> row : rows) {
+            Map<String, Object> previous = latest.put((String) row.get("contact_id"), row);
+            if (previous != null) {
+                superseded.add(((Number) previous.get("id")).longValue());
+            }
+        }
+        finish(superseded, "delivered", "superseded by a later change of the same contact");
+        List<Delivery> deliveries = new ArrayList<>();
+        List<Long> nothingToDo = new ArrayList<>();
+        for (Map<String, Object> row : latest.values()) {
+            long id = ((Number) row.get("id")).longValue();
+            Delivery delivery = decide(id, system, (String) row.get("object_type"), (String) row.get("contact_id"));
+            if (delivery == null) {
+                nothingToDo.add(id);
+            } else {
+                deliveries.add(delivery);
+            }
+        }
+        finish(nothingToDo, "delivered", null);
+        meters.counter("crmsync.delivery.skipped", "system", system).increment(nothingToDo.size() + superseded.size());
+        if (!deliveries.isEmpty()) {
+            jdbc.update("UPDATE outbox SET state = 'claimed', claimed_at = :now, attempts = attempts + 1 WHERE id IN (:ids)",
+                    Map.of("now", Links.at(now), "ids", deliveries.stream().map(Delivery::getOutboxId).toList()));
+        }
+        return deliveries;
+    }
+
+    private Delivery decide(long outboxId, String system, String objectType, String contactId) {
+        Optional<Contact> found = contacts.find(contactId);
+        if (found.isEmpty()) {
+            return null;
+        }
+        Contact contact = found.get();
+        Mapping mapping = mappings.get(system + "-" + objectType);
+        Optional<Link> link = links.forContact(contactId, system, objectType);
+        if (contact.isDeleted()) {
+            return link.map(l -> new Delivery(outboxId, system, objectType, contactId, contact.version(), "delete", null,
+                    null, l.externalId())).orElse(null);
+        }
+        ObjectNode payload = mapping.toRemote(contact.values().canonical());
+        if (link.isPresent()) {
+            if (links.hash(payload).equals(link.get().syncedHash())) {
+                meters.counter("crmsync.echo.outbound-skipped", "system", system).increment();
+                return null;
+            }
+            return new Delivery(outboxId, system, objectType, contactId, contact.version(), "update", payload,
+                    contact.values().email(), link.get().externalId());
+        }
+        return new Delivery(outboxId, system, objectType, contactId, contact.version(), "create", payload,
+                contact.values().email(), null);
+    }
+
+    /** After the system accepted a delivery: the link now holds what was written; the row is done. */
+    @Transactional
+    public void delivered(Delivery delivery) {
+        Instant now = clock.instant();
+        if (delivery.getOperation().equals("delete")) {
+            finish(List.of(delivery.getOutboxId()), "delivered", null);
+            return;
+        }
+        Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
+        // what the system holds now, read back through the inbound mapping: the merge base of its next change
+        var written = mapping.toCanonical(delivery.getReply() != null && delivery.getReply().size() > 0
+                ? delivery.getReply() : delivery.getPayload());
+        links.save(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(), delivery.getContactId(),
+                written.values(), links.hash(delivery.getPayload()), written.modifiedAt(), now);
+        finish(List.of(delivery.getOutboxId()), "delivered", null);
+        meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
+                .increment();
+    }
+
+    private void finish(List<Long> ids, String state, String note) {
+        if (ids.isEmpty()) {
+            return;
+        }
+        jdbc.update("UPDATE outbox SET state = :state, delivered_at = :now, last_error = :note WHERE id IN (:ids)",
+                new MapSqlParameterSource("state", state).addValue("now", Links.at(clock.instant()))
+                        .addValue("note", note).addValue("ids", ids));
+    }
+
+    /** Rows not yet delivered, per system. */
+    public long backlog(String system) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE target_system = :system AND state IN ('pending', 'claimed')",
+                Map.of("system", system), Long.class);
+    }
+}

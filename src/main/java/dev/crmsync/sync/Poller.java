@@ -1,0 +1,127 @@
+package dev.crmsync.sync;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmsync.config.CrmSyncProperties;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mapping.RemoteRecord;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.CrmClient.Page;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * The poll-template's bean: pages through a system's changes since its cursor and stores each in
+ * the inbox. Each page and the cursor it reaches commit together, so a poll that fails resumes
+ * from its last committed page.
+ */
+@Component("poller")
+public class Poller {
+
+    private final CrmSyncProperties properties;
+    private final BeanFactory beans;
+    private final Mappings mappings;
+    private final Inbox inbox;
+    private final NamedParameterJdbcTemplate jdbc;
+    private final TransactionTemplate transaction;
+    private final Clock clock;
+    private final int pageSize;
+    private final int maxPages;
+    private final Duration overlap;
+
+    public Poller(CrmSyncProperties properties, BeanFactory beans, Mappings mappings, Inbox inbox,
+                  NamedParameterJdbcTemplate jdbc, TransactionTemplate transaction, Clock clock,
+                  @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
+                  @Value("${crmsync.sync.poll-max-pages:100}") int maxPages,
+                  @Value("${crmsync.sync.poll-overlap:PT2S}") Duration overlap) {
+        this.properties = properties;
+        this.beans = beans;
+        this.mappings = mappings;
+        this.inbox = inbox;
+        this.jdbc = jdbc;
+        this.transaction = transaction;
+        this.clock = clock;
+        this.pageSize = pageSize;
+        this.maxPages = maxPages;
+        this.overlap = overlap;
+    }
+
+    /** Polls a system once; returns how many new changes went into the inbox. */
+    public int poll(String system) {
+        CrmSyncProperties.Provider provider = properties.providers().get(system);
+        if (provider == null || !provider.enabled()) {
+            return 0;
+        }
+        String object = provider.objectType();
+        Mapping mapping = mappings.get(system + "-" + object);
+        CrmClient client = beans.getBean(system + "Client", CrmClient.class);
+        Instant cursor = cursor(system, object);
+        // start a little before the cursor: a record written in the cursor's own millisecond with a lower id
+        // sorts before it; what is read twice is dropped by the inbox's idempotency key
+        Instant since = cursor == null ? null : cursor.minus(overlap);
+        String afterId = null;
+        int accepted = 0;
+        for (int pages = 0; pages < maxPages; pages++) {
+            Page page = client.changedSince(since, afterId, pageSize);
+            accepted += store(system, object, mapping, page);
+            if (!page.hasNext()) {
+                break;
+            }
+            since = page.nextSince();
+            afterId = page.nextAfterId();
+        }
+        return accepted;
+    }
+
+    private int store(String system, String object, Mapping mapping, Page page) {
+        Integer stored = transaction.execute(status -> {
+            int count = 0;
+            Instant reached = null;
+            String lastId = null;
+            for (JsonNode remote : page.records()) {
+                RemoteRecord record = mapping.toCanonical(remote);
+                String key = system + ":" + object + ":" + record.externalId() + ":" + record.modifiedAt()
+                        + (record.deleted() ? ":deleted" : "");
+                if (inbox.accept(key, system, object, record.externalId(), record.deleted() ? "delete" : "update",
+                        remote.toString(), record.modifiedAt())) {
+                    count++;
+                }
+                if (record.modifiedAt() != null) {
+                    reached = record.modifiedAt();
+                    lastId = record.externalId();
+                }
+            }
+            if (reached != null) {
+                saveCursor(system, object, reached, lastId);
+            }
+            return count;
+        });
+        return stored == null ? 0 : stored;
+    }
+
+    private Instant cursor(String system, String object) {
+        return jdbc.query("SELECT modified_at FROM sync_cursor WHERE system = :system AND object_type = :object",
+                Map.of("system", system, "object", object), (rs, n) -> Links.instant(rs, "modified_at"))
+                .stream().findFirst().orElse(null);
+    }
+
+    private void saveCursor(String system, String object, Instant modifiedAt, String lastId) {
+        MapSqlParameterSource parameters = new MapSqlParameterSource("system", system).addValue("object", object)
+                .addValue("at", Links.at(modifiedAt)).addValue("id", lastId).addValue("now", Links.at(clock.instant()));
+        int updated = jdbc.update("UPDATE sync_cursor SET modified_at = :at, last_id = :id, updated_at = :now "
+                + "WHERE system = :system AND object_type = :object", parameters);
+        if (updated == 0) {
+            jdbc.update("INSERT INTO sync_cursor (system, object_type, modified_at, last_id, updated_at) "
+                    + "VALUES (:system, :object, :at, :id, :now)", parameters);
+        }
+    }
+}
