@@ -39,7 +39,7 @@ public class DeadLetters {
     public void record(Exchange exchange) {
         Exception error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
         Object body = exchange.getMessage().getBody();
-        int attempts = 1 + exchange.getMessage().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);
+        int attempts = exchange.getProperty(DeliveryRetry.ATTEMPTS, 1, Integer.class);
         String route = exchange.getFromRouteId();
         if (body instanceof Delivery delivery) {
             insert(route, delivery.getSystem(), delivery.getContactId(), delivery.getOutboxId(), null,

@@ -13,6 +13,9 @@ import org.springframework.stereotype.Component;
 @Component("deliveryRetry")
 public class DeliveryRetry implements Predicate {
 
+    /** Exchange property: how many times the delivery has been tried, for its dead letter. */
+    public static final String ATTEMPTS = "crmsyncAttempts";
+
     private final int maxRedeliveries;
 
     public DeliveryRetry(@Value("${crmsync.delivery.max-redeliveries:6}") int maxRedeliveries) {
@@ -25,8 +28,10 @@ public class DeliveryRetry implements Predicate {
         if (error == null) {
             error = exchange.getException();
         }
-        int redeliveries = exchange.getMessage().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);
-        boolean helps = !(error instanceof RemoteCallException remote) || remote.retryable();
-        return helps && redeliveries < maxRedeliveries;
+        int failures = exchange.getProperty(ATTEMPTS, 0, Integer.class) + 1;
+        exchange.setProperty(ATTEMPTS, failures);
+        RemoteCallException remote = org.apache.camel.util.ObjectHelper.getException(RemoteCallException.class, error);
+        boolean helps = remote == null || remote.retryable();
+        return helps && failures <= maxRedeliveries;
     }
 }

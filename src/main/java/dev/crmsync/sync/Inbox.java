@@ -45,7 +45,7 @@ public class Inbox {
                           String payload, Instant remoteModifiedAt) {
         int inserted = jdbc.update("INSERT INTO inbox (idempotency_key, source_system, object_type, external_id, operation, "
                         + "payload, remote_modified_at, received_at) VALUES (:key, :system, :object, :id, :operation, :payload, "
-                        + ":modified, :now) ON CONFLICT (idempotency_key) DO NOTHING",
+                        + ":modified, :now) ON CONFLICT DO NOTHING",
                 new MapSqlParameterSource().addValue("key", key).addValue("system", system).addValue("object", objectType)
                         .addValue("id", externalId).addValue("operation", operation).addValue("payload", payload)
                         .addValue("modified", Links.at(remoteModifiedAt)).addValue("now", Links.at(clock.instant())));

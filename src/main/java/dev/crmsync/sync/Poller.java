@@ -37,12 +37,16 @@ public class Poller {
     private final int pageSize;
     private final int maxPages;
     private final Duration overlap;
+    private final io.micrometer.core.instrument.MeterRegistry meters;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Poller.class);
 
     public Poller(CrmSyncProperties properties, BeanFactory beans, Mappings mappings, Inbox inbox,
                   NamedParameterJdbcTemplate jdbc, TransactionTemplate transaction, Clock clock,
                   @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                   @Value("${crmsync.sync.poll-max-pages:100}") int maxPages,
-                  @Value("${crmsync.sync.poll-overlap:PT2S}") Duration overlap) {
+                  @Value("${crmsync.sync.poll-overlap:PT2S}") Duration overlap,
+                  io.micrometer.core.instrument.MeterRegistry meters) {
+        this.meters = meters;
         this.properties = properties;
         this.beans = beans;
         this.mappings = mappings;
@@ -53,6 +57,20 @@ public class Poller {
         this.pageSize = pageSize;
         this.maxPages = maxPages;
         this.overlap = overlap;
+    }
+
+    /**
+     * For the poll-template: a failed poll loses nothing (its cursor stays at the last committed
+     * page) and the next tick tries again, so it is logged and counted rather than dead-lettered.
+     */
+    public int pollOnSchedule(String system) {
+        try {
+            return poll(system);
+        } catch (RuntimeException e) {
+            meters.counter("crmsync.poll.failures", "system", system).increment();
+            LOG.warn("Poll of {} failed, retried on its next tick: {}", system, e.getMessage());
+            return 0;
+        }
     }
 
     /** Polls a system once; returns how many new changes went into the inbox. */

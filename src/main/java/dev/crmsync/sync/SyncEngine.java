@@ -118,7 +118,7 @@ public class SyncEngine {
                 return Outcome.STALE_IGNORED;
             }
             Contact restored = write(contact, contact.values().with(record.values()), source, Set.of());
-            save(mapping, change, restored, record, remoteTime, false);
+            save(mapping, change, restored, record, remoteTime);
             return Outcome.UPDATED;
         }
         if (contact == null) {
@@ -128,7 +128,7 @@ public class SyncEngine {
                         + " has neither an email nor a valid phone; a contact needs one");
             }
             Contact created = write(null, values, source, Set.of());
-            save(mapping, change, created, record, remoteTime, false);
+            save(mapping, change, created, record, remoteTime);
             for (String other : contacts.findLiveIdsByNameAndCompany(created.id(), values.firstName(), values.lastName(),
                     values.company())) {
                 conflicts.possibleDuplicate(created.id(), other, system, "same name and company");
@@ -183,7 +183,7 @@ public class SyncEngine {
         if (hubWins && updated == contact) {
             outbox.enqueue(contact, "hub", Set.of(source.system()), now());
         }
-        save(mapping, change, updated, record, remoteTime, hubWins);
+        save(mapping, change, updated, record, remoteTime);
         return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
     }
 
@@ -300,9 +300,13 @@ public class SyncEngine {
         }
     }
 
-    private void save(Mapping mapping, Change change, Contact contact, RemoteRecord record, Instant remoteTime,
-                      boolean remoteDiffers) {
-        String hash = remoteDiffers ? null : links.hash(mapping.toRemote(contact.values().canonical()));
+    /**
+     * Links the remote record with what it holds now (the next merge base). The echo guard's hash is
+     * set only when the remote already holds the hub's values, so a delivery it still needs is not skipped.
+     */
+    private void save(Mapping mapping, Change change, Contact contact, RemoteRecord record, Instant remoteTime) {
+        boolean remoteHoldsHub = sameValues(record.values(), contact.values().canonical(), mapping.inboundFields());
+        String hash = remoteHoldsHub ? links.hash(mapping.toRemote(contact.values().canonical())) : null;
         links.save(change.sourceSystem(), change.objectType(), change.externalId(), contact.id(), record.values(), hash,
                 remoteTime, now());
     }
