@@ -36,7 +36,10 @@ public class Problems {
         Exception caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
         Message message = exchange.getMessage();
         String path = message.getHeader(Exchange.HTTP_PATH, String.class);
-        ApiProblem problem = caught instanceof ApiProblem p ? p : internalError(caught, exchange.getFromRouteId());
+        ApiProblem problem = caught instanceof ApiProblem p ? p
+                : caught instanceof com.fasterxml.jackson.core.JsonProcessingException json
+                ? ApiProblem.badRequest("the body is not valid JSON: " + json.getOriginalMessage())
+                : internalError(caught, exchange.getFromRouteId());
         Map<String, Object> body = document(problem, path);
         message.getHeaders().clear();
         message.setHeader(Exchange.HTTP_RESPONSE_CODE, problem.status());

@@ -63,6 +63,14 @@ public class Mappings {
         return mapping;
     }
 
+    /** For routes: refuses a mapping name that is not loaded, with 404. */
+    public void require(String name) {
+        if (name == null || !byName.containsKey(name.toLowerCase(Locale.ROOT))) {
+            throw dev.crmsync.api.ApiProblem.notFound("no mapping named " + name + " in mappings/; loaded: "
+                    + String.join(", ", byName.keySet()));
+        }
+    }
+
     public Map<String, Mapping> all() {
         return Map.copyOf(byName);
     }
