@@ -1,20 +1,55 @@
 package dev.crmsync.sandbox;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 import dev.crmsync.CrmContactSync;
+import dev.crmsync.sim.GenericCrmSimulator;
 import org.springframework.boot.SpringApplication;
 
 /**
- * The sandbox: the service on its embedded H2 database with generated credentials, started by
- * {@code mvn spring-boot:test-run}. Later the CRM simulators start here too, seeded and wired in.
+ * The sandbox, started by {@code mvn spring-boot:test-run}: the service on its embedded H2 database
+ * with generated credentials, and the CRM simulators running, seeded and wired in, so a newcomer sees
+ * contacts move. crm1 and crm2 are generic REST CRMs; four people are in both, with differently
+ * shaped records, and are matched by email.
  */
 public final class Sandbox {
+
+    static final int CRM1_PORT = 8091;
+    static final int CRM2_PORT = 8092;
 
     private Sandbox() {
     }
 
     public static void main(String[] args) {
-        SpringApplication.from(CrmContactSync::main)
-                .withAdditionalProfiles("sandbox")
-                .run(args);
+        GenericCrmSimulator crm1 = GenericCrmSimulator.builder().port(CRM1_PORT).token("sandbox-crm1").build().start();
+        GenericCrmSimulator crm2 = GenericCrmSimulator.builder().port(CRM2_PORT).token("sandbox-crm2").build().start();
+        crm1.seedDemo(8);
+        for (int i = 4; i < 10; i++) {
+            crm2.seed(crm2Shape(GenericCrmSimulator.demoContact(i)));
+        }
+        wire("crm1", crm1);
+        wire("crm2", crm2);
+        SpringApplication.from(CrmContactSync::main).withAdditionalProfiles("sandbox").run(args);
+        System.out.printf("%n  Sandbox CRMs: crm1 at %s (token %s), crm2 at %s (token %s)%n"
+                        + "  Edit a record there (PATCH %s/api/contacts/c-000001) and watch it reach the other and the API.%n%n",
+                crm1.baseUrl(), crm1.token(), crm2.baseUrl(), crm2.token(), crm1.baseUrl());
+    }
+
+    private static void wire(String name, GenericCrmSimulator crm) {
+        System.setProperty("crmsync.providers." + name + ".enabled", "true");
+        System.setProperty("crmsync.providers." + name + ".base-url", crm.baseUrl());
+        System.setProperty("crmsync.providers." + name + ".auth-value", "Bearer " + crm.token());
+    }
+
+    /** crm2 keeps a full name and an organisation, as mappings/crm2-contact.json says. */
+    private static Map<String, Object> crm2Shape(Map<String, Object> contact) {
+        Map<String, Object> shaped = new LinkedHashMap<>();
+        shaped.put("Email", contact.get("Email"));
+        shaped.put("Name", contact.get("FirstName") + " " + contact.get("LastName"));
+        shaped.put("Phone", contact.get("Phone"));
+        shaped.put("Organization", contact.get("Company"));
+        shaped.put("Title", contact.get("Title"));
+        return shaped;
     }
 }

@@ -1094,7 +1094,7 @@ public final class GenericCrmSimulator implements AutoCloseable {
      * Demo contact {@code i}: first and last names combine so the first 400 are distinct people; after
      * that the email gets a number. Phones are +1 415 555 2671, 2672 ... in E.164.
      */
-    static Map<String, Object> demoContact(int i) {
+    public static Map<String, Object> demoContact(int i) {
         String first = FIRST[i % FIRST.length];
         String last = LAST[(i / FIRST.length + i) % LAST.length];
         int round = i / (FIRST.length * LAST.length);
