@@ -26,7 +26,15 @@ import org.springframework.transaction.annotation.Transactional;
 public class ContactService {
 
     /** Where a change comes from: a system (api, hubspot, ...) and, when known, who. */
-    public record Source(String system, String actor) {
+    /**
+     * Where a change comes from: a system (api, crm1, ...), when known who, and when the change was
+     * made there (a remote's modification time; null means now). That time stamps the changed fields
+     * for last-write-wins.
+     */
+    public record Source(String system, String actor, Instant at) {
+        public Source(String system, String actor) {
+            this(system, actor, null);
+        }
     }
 
     private final ContactStore store;
@@ -72,6 +80,7 @@ public class ContactService {
         if (current == null) {
             Contact contact = new Contact(UUID.randomUUID().toString(), values, 1, now, now, null, null);
             store.insert(contact);
+            stamp(contact.id(), ContactFields.EMPTY, values, source, now);
             record(contact, "create", diff(null, values), source, alsoNotify);
             return contact;
         }
@@ -82,6 +91,7 @@ public class ContactService {
         }
         Contact updated = new Contact(current.id(), values, current.version() + 1, current.createdAt(), now, null, null);
         store.update(updated);
+        stamp(updated.id(), current.values(), values, source, now);
         if (restore) {
             changes.put("deletedAt", fromTo(current.deletedAt().toString(), null));
         }
@@ -146,6 +156,23 @@ public class ContactService {
         store.appendHistory(new HistoryEntry(contact.id(), contact.version(), operation, source.system(),
                 source.actor(), changes, contact.updatedAt()));
         outbox.enqueue(contact, source.system(), alsoNotify, contact.updatedAt());
+    }
+
+    /** Records, per changed canonical field, the system that set it and when: the hub side of a conflict. */
+    private void stamp(String id, ContactFields before, ContactFields after, Source source, Instant now) {
+        Map<String, Object> old = before.canonical();
+        Map<String, ContactStore.FieldStamp> stamps = new LinkedHashMap<>();
+        Instant at = source.at() != null ? source.at() : now;
+        after.canonical().forEach((field, value) -> {
+            if (!Objects.equals(old.get(field), value)) {
+                stamps.put(field, new ContactStore.FieldStamp(source.system(), at));
+            }
+        });
+        old.keySet().stream().filter(field -> !after.canonical().containsKey(field))
+                .forEach(field -> stamps.put(field, new ContactStore.FieldStamp(source.system(), at)));
+        if (!stamps.isEmpty()) {
+            store.stampFields(id, stamps);
+        }
     }
 
     private static Map<String, Map<String, Object>> diff(ContactFields before, ContactFields after) {

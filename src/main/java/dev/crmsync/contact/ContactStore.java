@@ -80,6 +80,25 @@ public class ContactStore {
                         .addValue("company", company), String.class);
     }
 
+    /** Which system last set a field, and when. */
+    public record FieldStamp(String source, Instant at) {
+    }
+
+    /** The field stamps of a contact, by canonical field name. */
+    public Map<String, FieldStamp> fieldStamps(String id) {
+        String text = jdbc.queryForList("SELECT field_meta FROM contact WHERE id = :id", Map.of("id", id), String.class)
+                .stream().findFirst().orElse("{}");
+        return read(text, new TypeReference<Map<String, FieldStamp>>() {
+        });
+    }
+
+    /** Merges stamps into a contact's field_meta; the caller holds the contact's row lock. */
+    public void stampFields(String id, Map<String, FieldStamp> stamps) {
+        Map<String, FieldStamp> all = new java.util.TreeMap<>(fieldStamps(id));
+        all.putAll(stamps);
+        jdbc.update("UPDATE contact SET field_meta = :meta WHERE id = :id", Map.of("id", id, "meta", write(all)));
+    }
+
     public void insert(Contact contact) {
         jdbc.update("INSERT INTO contact (" + COLUMNS + ", email_key) VALUES (:id, :email, :firstName, :lastName, "
                 + ":phone, :company, :title, :tags, :custom, :version, :createdAt, :updatedAt, :deletedAt, "

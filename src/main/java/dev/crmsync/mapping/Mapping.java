@@ -103,12 +103,6 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         return fields.stream().filter(f -> f.direction().outbound()).flatMap(f -> f.canonical().stream()).toList();
     }
 
-    /** The conflict rule of a canonical field as this mapping declares it. */
-    public String conflictRule(String canonical) {
-        return fields.stream().filter(f -> f.canonical().contains(canonical)).map(Field::conflict)
-                .findFirst().orElse("last-write-wins");
-    }
-
     private static Object plain(JsonNode node) {
         if (node == null || node.isNull()) {
             return null;

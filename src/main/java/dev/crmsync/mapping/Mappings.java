@@ -63,6 +63,22 @@ public class Mappings {
         return mapping;
     }
 
+    /**
+     * The system that wins a conflict on {@code field} between systems {@code a} and {@code b}: one of
+     * them, when some mapping declares {@code prefer:<it>} for the field; otherwise null (last write wins).
+     */
+    public String preferred(String field, String a, String b) {
+        for (Mapping mapping : byName.values()) {
+            for (Mapping.Field f : mapping.fields()) {
+                String system = f.preferredSystem();
+                if (system != null && f.canonical().contains(field) && (system.equals(a) || system.equals(b))) {
+                    return system;
+                }
+            }
+        }
+        return null;
+    }
+
     /** For routes: refuses a mapping name that is not loaded, with 404. */
     public void require(String name) {
         if (name == null || !byName.containsKey(name.toLowerCase(Locale.ROOT))) {

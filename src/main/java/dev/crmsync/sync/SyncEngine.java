@@ -91,7 +91,7 @@ public class SyncEngine {
                 ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of())
                 : mapping.toCanonical(read(change.payload()));
         Instant remoteTime = record.modifiedAt() != null ? record.modifiedAt() : change.remoteModifiedAt();
-        Source source = new Source(system, null);
+        Source source = new Source(system, null, remoteTime);
         Optional<Link> link = links.find(system, change.objectType(), change.externalId());
         Contact contact = link.map(l -> follow(l.contactId())).orElse(null);
 
@@ -148,6 +148,7 @@ public class SyncEngine {
             return Outcome.ECHO;
         }
         Map<String, Object> hub = contact.values().canonical();
+        Map<String, ContactStore.FieldStamp> stamps = contacts.fieldStamps(contact.id());
         Map<String, Object> result = new HashMap<>();
         boolean hubWins = false;
         for (String field : mapping.inboundFields()) {
@@ -167,17 +168,20 @@ public class SyncEngine {
                 result.put(field, remoteValue);
                 continue;
             }
-            String rule = mapping.conflictRule(field);
-            String preferred = rule.startsWith("prefer:") ? rule.substring("prefer:".length()) : null;
+            ContactStore.FieldStamp stamp = stamps.get(field);
+            String hubSystem = stamp == null ? "hub" : stamp.source();
+            Instant hubTime = stamp == null ? contact.updatedAt() : stamp.at();
+            String preferred = mappings.preferred(field, source.system(), hubSystem);
+            String rule = preferred == null ? "last-write-wins" : "prefer:" + preferred;
             boolean remoteWins = preferred != null ? preferred.equals(source.system())
-                    : remoteTime != null && remoteTime.isAfter(contact.updatedAt());
+                    : remoteTime != null && remoteTime.isAfter(hubTime);
             if (remoteWins) {
                 result.put(field, remoteValue);
             } else {
                 hubWins = true;
             }
-            conflicts.field(contact.id(), field, hubValue, "hub", remoteValue, source.system(), rule,
-                    remoteWins ? source.system() : "hub");
+            conflicts.field(contact.id(), field, hubValue, hubSystem, remoteValue, source.system(), rule,
+                    remoteWins ? source.system() : hubSystem);
         }
         Contact updated = write(contact, contact.values().with(result), source,
                 hubWins ? Set.of(source.system()) : Set.of());
