@@ -133,6 +133,18 @@ class RuntimeTest {
         assertThat(home.resolve("data/crmsync.mv.db")).exists();
     }
 
+    @Test
+    void aBrokenMappingFileStopsStartUpNamingTheFileAndTheField(@TempDir Path home) throws IOException {
+        Files.createDirectories(home.resolve("routes"));
+        Files.createDirectories(home.resolve("mappings"));
+        Files.copy(Path.of("mappings", "mapping.schema.json"), home.resolve("mappings/mapping.schema.json"));
+        Files.writeString(home.resolve("mappings/crm1-contact.json"), Files.readString(Path.of("mappings", "crm1-contact.json"))
+                .replace("\"direction\": \"both\", \"transforms\": [\"trim\"] },", "\"direction\": \"both\", \"transforms\": [\"trim\"], \"conflict\": \"newest\" },"));
+
+        assertThatThrownBy(() -> start(concat(credentials(), "--crmsync.home=" + home)))
+                .rootCause().hasMessageStartingWith("mappings/crm1-contact.json at /fields/0/conflict");
+    }
+
     private static String[] concat(String[] first, String... more) {
         List<String> all = new ArrayList<>(List.of(first));
         all.addAll(List.of(more));
