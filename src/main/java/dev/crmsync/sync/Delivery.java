@@ -22,6 +22,7 @@ public class Delivery {
     private String externalId;
     private JsonNode reply;
     private boolean adopted;
+    private boolean retried;
 
     public Delivery(long outboxId, String system, String objectType, String contactId, long contactVersion,
                     String operation, ObjectNode payload, String email, String externalId) {
@@ -82,6 +83,18 @@ public class Delivery {
     /** True when a create found the person already there and updated that record instead. */
     public boolean isAdopted() {
         return adopted;
+    }
+
+    /**
+     * True when an earlier try of this delivery may have reached the system (the row was claimed
+     * before, and that claim ran out): a create must then look for the record it may have made.
+     */
+    public boolean isRetried() {
+        return retried;
+    }
+
+    public void retried() {
+        this.retried = true;
     }
 
     /** Called by the client once the system has the record. */

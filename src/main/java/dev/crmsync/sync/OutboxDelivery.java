@@ -55,7 +55,7 @@ public class OutboxDelivery {
     @Transactional
     public List<Delivery> claim(String system, int limit) {
         Instant now = clock.instant();
-        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type FROM outbox "
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts FROM outbox "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
                         + "OR (state = 'claimed' AND claimed_at < :expired)) ORDER BY id LIMIT :limit FOR UPDATE",
                 new MapSqlParameterSource("system", system).addValue("now", Links.at(now))
@@ -74,6 +74,9 @@ public class OutboxDelivery {
         for (Map<String, Object> row : latest.values()) {
             long id = ((Number) row.get("id")).longValue();
             Delivery delivery = decide(id, system, (String) row.get("object_type"), (String) row.get("contact_id"));
+            if (delivery != null && ((Number) row.get("attempts")).intValue() > 0) {
+                delivery.retried();
+            }
             if (delivery == null) {
                 nothingToDo.add(id);
             } else {

@@ -22,13 +22,14 @@ import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Delivery;
+import dev.crmsync.sync.DeliveryRetry;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
 
 /**
  * The client of a generic REST CRM, configured entirely by {@link RestProviderProperties}: one call
- * per record (such APIs have no batch endpoint), find-by-email before create so a create repeated
- * after a crash adopts the record instead of duplicating it.
+ * per record (such APIs have no batch endpoint); a retried create finds by email first, so a create
+ * repeated after a crash adopts the record instead of duplicating it.
  */
 public class RestCrmClient implements CrmClient {
 
@@ -56,7 +57,12 @@ public class RestCrmClient implements CrmClient {
 
     /** For the deliver-template: the delivery is the body; a 429's Retry-After becomes the redelivery delay. */
     public void create(Exchange exchange) {
-        call(exchange, () -> create(exchange.getMessage().getBody(Delivery.class)));
+        Delivery delivery = exchange.getMessage().getBody(Delivery.class);
+        if (exchange.getProperty(DeliveryRetry.ATTEMPTS, 0, Integer.class) > 0) {
+            // the last try may have created the record before its answer was lost
+            delivery.retried();
+        }
+        call(exchange, () -> create(delivery));
     }
 
     public void update(Exchange exchange) {
@@ -67,9 +73,13 @@ public class RestCrmClient implements CrmClient {
         call(exchange, () -> delete(exchange.getMessage().getBody(Delivery.class)));
     }
 
+    /**
+     * One POST; a retried create (see {@link Delivery#isRetried()}) first looks the person up by email
+     * and updates what it finds, so a create repeated after a lost answer or a crash never duplicates.
+     */
     @Override
     public void create(Delivery delivery) {
-        if (delivery.getEmail() != null) {
+        if (delivery.isRetried() && delivery.getEmail() != null) {
             JsonNode found = send("GET", expand(properties.paths().findByEmail(), Map.of("email", delivery.getEmail())), null,
                     "find-by-email");
             JsonNode records = new FieldPath(properties.recordsField()).read(found);
