@@ -8,6 +8,8 @@ import java.util.TreeSet;
 
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.contact.Contact;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mappings;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
 import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -24,16 +26,19 @@ public class Outbox {
 
     private final NamedParameterJdbcTemplate jdbc;
     private final CrmSyncProperties properties;
+    private final Mappings mappings;
 
-    public Outbox(NamedParameterJdbcTemplate jdbc, CrmSyncProperties properties) {
+    public Outbox(NamedParameterJdbcTemplate jdbc, CrmSyncProperties properties, Mappings mappings) {
         this.jdbc = jdbc;
         this.properties = properties;
+        this.mappings = mappings;
     }
 
-    /** Systems a change from {@code sourceSystem} fans out to. */
+    /** Systems a change from {@code sourceSystem} fans out to: enabled, and mapped with fields that flow to them. */
     public List<String> targets(String sourceSystem) {
         return properties.providers().entrySet().stream()
                 .filter(provider -> provider.getValue().enabled() && !provider.getKey().equals(sourceSystem))
+                .filter(provider -> receives(provider.getKey(), provider.getValue().objectType()))
                 .map(Map.Entry::getKey)
                 .sorted()
                 .toList();
@@ -43,6 +48,12 @@ public class Outbox {
      * One row per system other than the source, plus {@code alsoNotify}. Delivery decides create,
      * update or delete from the contact and its link when it sends, so the row names the version only.
      */
+    private boolean receives(String system, String objectType) {
+        Mapping mapping = mappings.all().get(system + "-" + objectType.toLowerCase(java.util.Locale.ROOT));
+        // a provider without a mapping file (the store tests' providers) takes every change
+        return mapping == null || !mapping.outboundFields().isEmpty();
+    }
+
     @Transactional(propagation = Propagation.MANDATORY)
     public void enqueue(Contact contact, String sourceSystem, Set<String> alsoNotify, Instant at) {
         Set<String> targets = new TreeSet<>(targets(sourceSystem));

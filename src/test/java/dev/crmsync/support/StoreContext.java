@@ -148,7 +148,7 @@ public final class StoreContext implements AutoCloseable {
 
     @Configuration(proxyBeanMethods = false)
     @EnableTransactionManagement
-    @Import({ContactStore.class, Outbox.class, ContactService.class, ContactNormalizer.class})
+    @Import({ContactStore.class, Outbox.class, ContactService.class, ContactNormalizer.class, dev.crmsync.mapping.Mappings.class})
     static class Beans {
 
         @Bean(initMethod = "migrate")

@@ -86,6 +86,9 @@ abstract class SyncFlowTests {
     @Autowired
     ObjectMapper json;
 
+    @Autowired
+    io.micrometer.core.instrument.MeterRegistry meters;
+
     Http api;
 
     @BeforeEach
@@ -264,8 +267,10 @@ abstract class SyncFlowTests {
         long versionBefore = hub(email).get("version").asLong();
         crm1.resetCounters();
         crm2.resetCounters();
+        double echoes = meters.counter("crmsync.sync.echoes", "system", "crm2").count();
 
         // several polls of both systems see our own writes: nothing may go back out
+        crm2.update((String) in2.get("Id"), Map.of());
         Thread.sleep(3000);
         awaitQuiet();
 
@@ -274,8 +279,30 @@ abstract class SyncFlowTests {
         assertThat(hub(email).get("version").asLong()).isEqualTo(versionBefore);
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM contact_history WHERE contact_id = ?", Long.class, contactId))
                 .isEqualTo(versionBefore);
-        assertThat(in2.get("Id")).isNotNull();
+        assertThat(meters.counter("crmsync.sync.echoes", "system", "crm2").count())
+                .as("crm2's touched record carries only what we wrote: an echo").isGreaterThan(echoes);
         assertThat(in1.get("Id")).isNotNull();
+    }
+
+    @Test
+    void aRemoteRecordTheHubCannotTakeEndsInDeadLettersAfterItsAttempts() {
+        // neither an email nor a valid phone: no contact can be made of it
+        Map<String, Object> record = crm1.seed(Map.of("FirstName", "Nobody", "Phone", "12"));
+
+        JsonNode letter = await().atMost(PATIENCE).until(() -> {
+            for (JsonNode item : api.get("/api/dead-letters?system=crm1").json().get("items")) {
+                if (item.path("payload").asText().contains((String) record.get("Id"))) {
+                    return item;
+                }
+            }
+            return null;
+        }, java.util.Objects::nonNull);
+
+        assertThat(letter.get("route_id").asText()).isEqualTo("inbox-process");
+        assertThat(letter.get("error_message").asText()).contains("neither an email nor a valid phone");
+        assertThat(letter.get("attempts").asInt()).isEqualTo(5);
+        assertThat(jdbc.queryForObject("SELECT state FROM inbox WHERE id = ?", String.class, letter.get("inbox_id").asLong()))
+                .isEqualTo("failed");
     }
 
     @Test
