@@ -13,7 +13,6 @@ import java.util.Set;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.crmsync.api.ApiProblem;
 import dev.crmsync.contact.Contact;
 import dev.crmsync.contact.Contact.ContactFields;
 import dev.crmsync.contact.ContactService;
@@ -287,22 +286,22 @@ public class SyncEngine {
     }
 
     /**
-     * Writes through the contact service; an email another live contact holds is not taken over: the
-     * rest of the change applies and the pair is recorded for review.
+     * Writes through the contact service. An email another live contact holds is not taken over: the
+     * rest of the change applies and the pair is recorded for review. (Checked before writing: a
+     * refusal inside the transaction would doom all of it.)
      */
     private Contact write(Contact current, ContactFields values, Source source, Set<String> alsoNotify) {
-        try {
-            return service.write(current, values, source, alsoNotify);
-        } catch (ApiProblem problem) {
-            if (problem.status() != 409 || current == null) {
-                throw problem;
+        if (current != null && values.emailKey() != null && !values.emailKey().equals(current.values().emailKey())) {
+            Optional<String> holder = contacts.findLiveIdByEmail(values.emailKey()).filter(id -> !id.equals(current.id()));
+            if (holder.isPresent()) {
+                conflicts.possibleDuplicate(current.id(), holder.get(), source.system(),
+                        "email " + values.email() + " belongs to another contact");
+                Map<String, Object> keepEmail = new HashMap<>();
+                keepEmail.put("email", current.values().email());
+                values = values.with(keepEmail);
             }
-            conflicts.possibleDuplicate(current.id(), String.valueOf(problem.properties().get("existingId")),
-                    source.system(), "email " + values.email() + " belongs to another contact");
-            ContactFields keepEmail = values.with(Map.of("email", current.values().email() == null ? "" : current.values().email()));
-            return service.write(current, current.values().email() == null
-                    ? values.with(new HashMap<>(Map.of())) : keepEmail, source, alsoNotify);
         }
+        return service.write(current, values, source, alsoNotify);
     }
 
     /**

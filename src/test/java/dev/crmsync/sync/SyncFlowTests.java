@@ -285,6 +285,27 @@ abstract class SyncFlowTests {
     }
 
     @Test
+    void anEmailChangeOntoAnotherPersonsEmailKeepsTheEmailAppliesTheRestAndIsRecorded() throws Exception {
+        String taken = email("taken");
+        String mine = email("mine");
+        crm1.seed(Map.of("Email", taken, "LastName", "Holder"));
+        Map<String, Object> other = crm1.seed(Map.of("Email", mine, "LastName", "Mover"));
+        awaitQuiet();
+        String holder = hub(taken).get("id").asText();
+        String mover = hub(mine).get("id").asText();
+
+        crm1.update((String) other.get("Id"), Map.of("Email", taken.toUpperCase(), "Title", "Moved"));
+        awaitQuiet();
+
+        JsonNode stayed = api.get("/api/contacts/" + mover).json();
+        assertThat(stayed.get("email").asText()).isEqualTo(mine);
+        assertThat(stayed.get("title").asText()).isEqualTo("Moved");
+        assertThat(hub(taken).get("id").asText()).isEqualTo(holder);
+        assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM conflict WHERE kind = 'possible-duplicate' AND contact_id = ? "
+                + "AND other_contact_id = ?", Long.class, mover, holder)).isEqualTo(1);
+    }
+
+    @Test
     void aRemoteRecordTheHubCannotTakeEndsInDeadLettersAfterItsAttempts() {
         // neither an email nor a valid phone: no contact can be made of it
         Map<String, Object> record = crm1.seed(Map.of("FirstName", "Nobody", "Phone", "12"));
