@@ -27,16 +27,12 @@ import dev.crmsync.api.ApiProblem;
 import dev.crmsync.config.CrmSyncProperties.Provider;
 import dev.crmsync.contact.Contact.ContactFields;
 import dev.crmsync.contact.ContactService.Source;
+import dev.crmsync.support.OnEachDatabase;
 import dev.crmsync.support.StoreContext;
 import dev.crmsync.support.TestClock;
-import dev.crmsync.support.TestDatabase;
 import dev.crmsync.sync.Outbox;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -49,42 +45,25 @@ import org.springframework.transaction.IllegalTransactionStateException;
  * disabled. Runs once per database through {@link H2ContactServiceTest} and
  * {@link PostgresContactServiceTest}.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-abstract class ContactServiceTests {
+abstract class ContactServiceTests extends OnEachDatabase {
 
     private static final Source API = new Source("api", "ops@example.com");
     private static final Source CRM1 = new Source("crm1", null);
     private static final Source CRM2 = new Source("crm2", null);
 
-    private StoreContext store;
     private ContactService service;
     private ContactNormalizer normalizer;
     private TestClock clock;
     private JdbcTemplate sql;
     private ObjectMapper json;
 
-    protected abstract TestDatabase database();
-
-    @BeforeAll
-    void startStore() {
-        store = StoreContext.start(database());
+    @Override
+    protected void ready() {
         service = store.service();
         normalizer = store.normalizer();
         clock = store.clock();
         sql = store.sql();
         json = store.json();
-    }
-
-    @AfterAll
-    void stopStore() {
-        if (store != null) {
-            store.close();
-        }
-    }
-
-    @BeforeEach
-    void emptyStore() {
-        store.clear();
     }
 
     // ---- create, update, delete: the contact row, its history, its version

@@ -23,14 +23,9 @@ import dev.crmsync.contact.Contact.ContactFields;
 import dev.crmsync.contact.ContactService.Source;
 import dev.crmsync.contact.ContactStore.HistoryEntry;
 import dev.crmsync.contact.ContactStore.ListQuery;
-import dev.crmsync.support.StoreContext;
+import dev.crmsync.support.OnEachDatabase;
 import dev.crmsync.support.TestClock;
-import dev.crmsync.support.TestDatabase;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
@@ -38,41 +33,24 @@ import org.springframework.jdbc.core.JdbcTemplate;
  * updated-since filters, and the round trip of timestamps and JSON columns. Runs once per database
  * through {@link H2ContactStoreTest} and {@link PostgresContactStoreTest}.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-abstract class ContactStoreTests {
+abstract class ContactStoreTests extends OnEachDatabase {
 
     private static final Source API = new Source("api", null);
     private static final Instant BASE = Instant.parse("2025-04-01T08:00:00.000001Z");
 
-    private StoreContext store;
     private ContactService service;
     private ContactStore contacts;
     private TestClock clock;
     private JdbcTemplate sql;
     private ObjectMapper json;
 
-    protected abstract TestDatabase database();
-
-    @BeforeAll
-    void startStore() {
-        store = StoreContext.start(database());
+    @Override
+    protected void ready() {
         service = store.service();
         contacts = store.store();
         clock = store.clock();
         sql = store.sql();
         json = store.json();
-    }
-
-    @AfterAll
-    void stopStore() {
-        if (store != null) {
-            store.close();
-        }
-    }
-
-    @BeforeEach
-    void emptyStore() {
-        store.clear();
     }
 
     // ---- keyset paging

@@ -8,15 +8,11 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 
+import dev.crmsync.support.OnEachDatabase;
 import dev.crmsync.support.StoreContext;
-import dev.crmsync.support.TestDatabase;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
@@ -27,32 +23,15 @@ import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
  * code above it does. Every row here is written with plain SQL, bypassing the service. Runs once
  * per database through {@link H2SchemaTest} and {@link PostgresSchemaTest}.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-abstract class SchemaTests {
+abstract class SchemaTests extends OnEachDatabase {
 
     private static final OffsetDateTime T0 = OffsetDateTime.of(2025, 3, 1, 10, 0, 0, 0, ZoneOffset.UTC);
 
-    private StoreContext store;
     private NamedParameterJdbcTemplate sql;
 
-    protected abstract TestDatabase database();
-
-    @BeforeAll
-    void startStore() {
-        store = StoreContext.start(database());
+    @Override
+    protected void ready() {
         sql = store.namedSql();
-    }
-
-    @AfterAll
-    void stopStore() {
-        if (store != null) {
-            store.close();
-        }
-    }
-
-    @BeforeEach
-    void emptyStore() {
-        store.clear();
     }
 
     // ---- migration
