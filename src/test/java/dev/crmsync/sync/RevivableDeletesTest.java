@@ -22,6 +22,7 @@ import org.springframework.test.context.TestPropertySource;
  */
 @ServiceTest
 @TestPropertySource(properties = {"crmsync.sync.deletes=revivable", "crmsync.providers.crm1.enabled=true",
+        "crmsync.providers.crm1.base-url=http://127.0.0.1:9",
         "crmsync.providers.crm1.poll-cron=0 0 0 1 1 ? 2099", "crmsync.providers.crm1.deliver-period=3600000",
         "crmsync.sync.process-period=3600000"})
 class RevivableDeletesTest {
