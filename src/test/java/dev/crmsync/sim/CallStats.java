@@ -41,11 +41,13 @@ public final class CallStats {
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
     private final Deque<Request> log = new ArrayDeque<>();
 
-    void count(String endpoint) {
+    /** Counts one request under {@code endpoint}; for simulators, as each request reaches the handler. */
+    public void count(String endpoint) {
         counts.computeIfAbsent(endpoint, k -> new LongAdder()).increment();
     }
 
-    void record(Request request) {
+    /** Logs one request with its answer; for simulators, just before they answer. */
+    public void record(Request request) {
         synchronized (log) {
             if (log.size() == LOG_LIMIT) {
                 log.removeFirst();

@@ -945,33 +945,20 @@ public final class GenericCrmSimulator implements AutoCloseable {
     private Reply control(HttpExchange exchange, String method, String path) {
         try {
             switch (method + " " + path) {
-                case "GET /__sim/stats": {
-                    Map<String, Object> body = new LinkedHashMap<>();
-                    body.put("calls", stats.snapshot());
-                    body.put("total", stats.total());
-                    return Reply.json(200, body);
-                }
+                case "GET /__sim/stats":
+                    return Reply.json(200, SimControl.statsView(stats));
                 case "DELETE /__sim/stats":
                     stats.reset();
                     return Reply.empty(204);
-                case "GET /__sim/requests": {
-                    List<Map<String, Object>> requests = new ArrayList<>();
-                    for (CallStats.Request r : stats.requests()) {
-                        Map<String, Object> entry = new LinkedHashMap<>();
-                        entry.put("endpoint", r.endpoint());
-                        entry.put("method", r.method());
-                        entry.put("path", r.path());
-                        entry.put("receivedAt", TIMESTAMP.format(r.receivedAt()));
-                        entry.put("status", r.status());
-                        requests.add(entry);
-                    }
-                    return Reply.json(200, Map.of("requests", requests));
-                }
+                case "GET /__sim/requests":
+                    return Reply.json(200, SimControl.requestsView(stats));
                 case "GET /__sim/faults":
-                    return Reply.json(200, faultsView());
+                    return Reply.json(200, SimControl.faultsView(faults));
                 case "POST /__sim/faults":
-                    applyFaults(exchange);
-                    return Reply.json(200, faultsView());
+                    try (InputStream in = exchange.getRequestBody()) {
+                        SimControl.applyFaults(faults, in);
+                    }
+                    return Reply.json(200, SimControl.faultsView(faults));
                 case "DELETE /__sim/faults":
                     faults.clear();
                     return Reply.empty(204);
@@ -988,91 +975,11 @@ public final class GenericCrmSimulator implements AutoCloseable {
                             + "; there are /__sim/stats, /__sim/requests, /__sim/faults and /__sim/rules");
             }
         } catch (IllegalArgumentException e) {
-            return Reply.error(400, "invalid", e.getMessage(), e instanceof Invalid i ? i.field : null);
-        }
-    }
-
-    private Map<String, Object> faultsView() {
-        Map<String, Object> view = new LinkedHashMap<>();
-        view.put("sticky", faults.sticky().isPresent() ? faults.sticky().getAsInt() : null);
-        view.put("latencyMs", faults.latencyMillis());
-        List<Map<String, Object>> pending = new ArrayList<>();
-        for (Faults.Rule rule : faults.pending()) {
-            Map<String, Object> entry = new LinkedHashMap<>();
-            entry.put("kind", switch (rule.kind()) {
-                case STATUS -> "status";
-                case RATE_LIMIT -> "rateLimit";
-                case DROP -> "drop";
-            });
-            if (rule.kind() != Faults.Kind.DROP) {
-                entry.put("status", rule.status());
-            }
-            if (rule.kind() == Faults.Kind.RATE_LIMIT) {
-                entry.put("retryAfterSeconds", rule.retryAfterSeconds());
-            }
-            entry.put("method", rule.method());
-            entry.put("pathPrefix", rule.pathPrefix());
-            entry.put("remaining", rule.remaining());
-            pending.add(entry);
-        }
-        view.put("pending", pending);
-        return view;
-    }
-
-    /** Reads every fault first and sets them only if all are valid. */
-    private void applyFaults(HttpExchange exchange) {
-        JsonNode root;
-        try (InputStream in = exchange.getRequestBody()) {
-            root = JSON.readTree(in.readAllBytes());
+            String field = e instanceof Invalid i ? i.field : e instanceof SimControl.BadControl b ? b.field() : null;
+            return Reply.error(400, "invalid", e.getMessage(), field);
         } catch (IOException e) {
-            throw new Invalid("Body must be a fault object or an array of them", null);
+            throw new UncheckedIOException(e);
         }
-        List<JsonNode> specs = new ArrayList<>();
-        if (root != null && root.isArray()) {
-            root.forEach(specs::add);
-        } else if (root != null && root.isObject()) {
-            specs.add(root);
-        } else {
-            throw new Invalid("Body must be a fault object or an array of them", null);
-        }
-        List<Runnable> changes = new ArrayList<>();
-        for (JsonNode spec : specs) {
-            String kind = spec.path("kind").asText("");
-            int count = spec.path("count").asInt(1);
-            String method = spec.hasNonNull("method") ? spec.get("method").asText() : null;
-            String prefix = spec.hasNonNull("pathPrefix") ? spec.get("pathPrefix").asText() : null;
-            // Build each change now so a bad value fails before anything is set.
-            Faults check = new Faults();
-            switch (kind) {
-                case "status" -> {
-                    int status = spec.path("status").asInt(0);
-                    check.failNext(count, status, method, prefix);
-                    changes.add(() -> faults.failNext(count, status, method, prefix));
-                }
-                case "rateLimit" -> {
-                    int seconds = spec.path("retryAfterSeconds").asInt(Faults.DEFAULT_RETRY_AFTER_SECONDS);
-                    check.rateLimitNext(count, seconds, method, prefix);
-                    changes.add(() -> faults.rateLimitNext(count, seconds, method, prefix));
-                }
-                case "drop" -> {
-                    check.dropNext(count, method, prefix);
-                    changes.add(() -> faults.dropNext(count, method, prefix));
-                }
-                case "latency" -> {
-                    Duration delay = Duration.ofMillis(spec.path("ms").asLong(0));
-                    check.latency(delay);
-                    changes.add(() -> faults.latency(delay));
-                }
-                case "sticky" -> {
-                    int status = spec.path("status").asInt(503);
-                    check.sticky(status);
-                    changes.add(() -> faults.sticky(status));
-                }
-                default -> throw new Invalid("kind must be status, rateLimit, drop, latency or sticky, not '"
-                        + kind + "'", "kind");
-            }
-        }
-        changes.forEach(Runnable::run);
     }
 
     // ---------------------------------------------------------------- demo data and main
