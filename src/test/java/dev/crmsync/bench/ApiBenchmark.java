@@ -57,6 +57,9 @@ import org.springframework.context.ConfigurableApplicationContext;
  *
  * The profile forks a JVM ({@code -Xmx1g}, change with {@code -Dbench.jvmArgs=...}) with the test
  * classpath and the project root as working directory (the service reads {@code routes/} from there).
+ * Service properties go through the same door, e.g.
+ * {@code -Dbench.jvmArgs="-Xmx1g -Dbench.app.camel.metrics.enable-route-policy=false"}. To run it
+ * without Maven: {@code java -cp target/test-classes:target/classes:<test classpath> dev.crmsync.bench.ApiBenchmark --requests=5000}.
  *
  * <p>For each database the real service starts in-process with {@link SpringApplication} on a random
  * port: H2 in a fresh temporary data dir, then PostgreSQL 17 (embedded, {@link TestPostgres}) on the
@@ -69,7 +72,8 @@ import org.springframework.context.ConfigurableApplicationContext;
  *
  * <p>Settings: {@code --name=value} arguments or {@code -Dbench.name=value} system properties:
  * {@code requests} (20000), {@code warmup} (2000), {@code clients} (16), {@code databases}
- * ({@code h2,postgres}), {@code seed} (42), {@code summary} ({@code target/bench/api-summary.json}).
+ * ({@code h2,postgres}), {@code seed} (42), {@code summary} ({@code target/bench/api-summary.json}),
+ * {@code jfr} (a folder: a JDK Flight Recorder recording, "profile" settings, of each measured phase).
  * Service properties to try a change without a rebuild: {@code --app.KEY=VALUE} (both databases),
  * {@code --h2.KEY=VALUE}, {@code --postgres.KEY=VALUE}, or the same as {@code -Dbench.app.KEY=VALUE} etc.
  */
@@ -82,13 +86,16 @@ public final class ApiBenchmark {
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
     private static final int ERROR_SAMPLES = 5;
 
+    /** Where each measured phase's flight recording goes, or null for none. */
+    private static Path jfrFolder;
+
     private ApiBenchmark() {
     }
 
     // ---------------------------------------------------------------------------------------------
     // settings
 
-    record Settings(int requests, int warmup, int clients, List<String> databases, long seed, Path summary,
+    record Settings(int requests, int warmup, int clients, List<String> databases, long seed, Path summary, Path jfr,
                     Map<String, String> appProperties, Map<String, Map<String, String>> perDatabase) {
 
         static Settings from(String[] args) {
@@ -133,12 +140,13 @@ public final class ApiBenchmark {
                 throw new IllegalArgumentException("name at least one database: --databases=h2,postgres");
             }
             Path summary = Path.of(plain.getOrDefault("summary", "target/bench/api-summary.json"));
+            Path jfr = plain.containsKey("jfr") ? Path.of(plain.get("jfr")) : null;
             plain.keySet().stream()
-                    .filter(k -> !List.of("requests", "warmup", "clients", "seed", "databases", "summary").contains(k))
+                    .filter(k -> !List.of("requests", "warmup", "clients", "seed", "databases", "summary", "jfr").contains(k))
                     .findFirst().ifPresent(k -> {
                         throw new IllegalArgumentException("unknown setting " + k);
                     });
-            return new Settings(requests, warmup, clients, databases, seed, summary, app, perDatabase);
+            return new Settings(requests, warmup, clients, databases, seed, summary, jfr, app, perDatabase);
         }
 
         private static int positive(Map<String, String> given, String name, int fallback) {
@@ -162,11 +170,25 @@ public final class ApiBenchmark {
     // ---------------------------------------------------------------------------------------------
     // results
 
-    /** One measured phase. Latencies in milliseconds; heap in bytes; cpu in cores busy on average. */
+    /**
+     * One measured phase. Latencies in milliseconds; heap in bytes; CPU in cores busy on average: this JVM
+     * (client and service), the PostgreSQL server's processes, and the rest of the machine (other load
+     * that competed with the run; it should be near 0).
+     */
     record Phase(String database, String operation, int requests, int errors, Map<String, Integer> statuses,
                  List<String> errorSamples, double seconds, double requestsPerSecond, double meanMs, double p50Ms,
                  double p90Ms, double p99Ms, double maxMs, long peakHeapBytes, long gcCount, long gcMillis,
-                 double processCpuCores, double machineCpuBusyPercent) {
+                 double jvmCpuCores, double databaseCpuCores, double otherCpuCores, long allocatedBytes) {
+
+        /** Heap allocated per request by all threads of this JVM (clients included): steady under competing load. */
+        double allocatedKbPerRequest() {
+            return allocatedBytes < 0 ? Double.NaN : allocatedBytes / 1024.0 / requests;
+        }
+
+        /** CPU time this JVM (clients included) and the database server spent per request. */
+        double cpuMsPerRequest() {
+            return (jvmCpuCores + (Double.isNaN(databaseCpuCores) ? 0 : databaseCpuCores)) * seconds * 1000 / requests;
+        }
     }
 
     record Run(String database, Map<String, Object> service, List<Phase> phases, long rowsInContactTable,
@@ -178,6 +200,7 @@ public final class ApiBenchmark {
     public static void main(String[] args) throws Exception {
         quietLogging();
         Settings settings = Settings.from(args);
+        jfrFolder = settings.jfr();
         Path home = Path.of("").toAbsolutePath();
         if (!Files.isRegularFile(home.resolve("routes/api-contacts.camel.yaml"))) {
             throw new IllegalStateException("run from the project root (routes/api-contacts.camel.yaml is not in " + home + ")");
@@ -202,7 +225,7 @@ public final class ApiBenchmark {
         Path out = settings.summary().isAbsolute() ? settings.summary() : home.resolve(settings.summary());
         Files.createDirectories(out.getParent());
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), summary);
-        System.out.println("summary written to " + home.relativize(out));
+        System.out.println("summary written to " + (out.startsWith(home) ? home.relativize(out) : out));
 
         long errors = runs.stream().flatMap(r -> r.phases().stream()).mapToLong(Phase::errors).sum();
         boolean countsOff = runs.stream().anyMatch(r -> r.rowsInContactTable() != r.createdOk());
@@ -233,6 +256,7 @@ public final class ApiBenchmark {
         } else {
             System.out.printf("%n[postgres] starting embedded PostgreSQL ...%n");
             String url = TestPostgres.newDatabase();
+            databaseServer = postmaster(url);
             application.setAdditionalProfiles("postgres");
             appArgs.add("--CRMSYNC_DB_URL=" + url);
             appArgs.add("--CRMSYNC_DB_USER=postgres");
@@ -241,6 +265,7 @@ public final class ApiBenchmark {
         settings.appProperties().forEach((k, v) -> appArgs.add("--" + k + "=" + v));
         settings.perDatabase().get(database).forEach((k, v) -> appArgs.add("--" + k + "=" + v));
 
+        checkIdle(database);
         System.out.printf("%n[%s] starting the service ...%n", database);
         long startedAt = System.nanoTime();
         try (ConfigurableApplicationContext context = application.run(appArgs.toArray(String[]::new))) {
@@ -287,6 +312,7 @@ public final class ApiBenchmark {
             phases.stream().filter(p -> p.errors() > 0 && !p.operation().startsWith("warm-up")).forEach(ApiBenchmark::warnIfErrors);
             return new Run(database, service, phases, rows, createdOk);
         } finally {
+            databaseServer = null;
             if (dataDir != null) {
                 deleteTree(dataDir);
             }
@@ -370,6 +396,11 @@ public final class ApiBenchmark {
         List<String> samples = java.util.Collections.synchronizedList(new ArrayList<>());
         AtomicInteger next = new AtomicInteger();
         Meter meter = Meter.start();
+        jdk.jfr.Recording recording = null;
+        if (jfrFolder != null && !operation.startsWith("warm-up")) {
+            recording = new jdk.jfr.Recording(jdk.jfr.Configuration.getConfiguration("profile"));
+            recording.start();
+        }
         ExecutorService pool = Executors.newFixedThreadPool(clients, runnable -> {
             Thread thread = new Thread(runnable, "bench-client");
             thread.setDaemon(true);
@@ -417,6 +448,14 @@ public final class ApiBenchmark {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         Meter.Reading usage = meter.stop();
+        if (recording != null) {
+            recording.stop();
+            Files.createDirectories(jfrFolder);
+            Path file = jfrFolder.resolve(database + "-" + operation + ".jfr");
+            recording.dump(file);
+            recording.close();
+            System.out.printf("[%s] flight recording of %s: %s%n", database, operation, file);
+        }
 
         Map<String, Integer> byStatus = new TreeMap<>();
         int errors = 0;
@@ -433,7 +472,7 @@ public final class ApiBenchmark {
         return new Phase(database, operation, count, errors, byStatus, List.copyOf(samples), seconds, count / seconds,
                 mean, percentile(sorted, 0.50), percentile(sorted, 0.90), percentile(sorted, 0.99),
                 sorted[sorted.length - 1] / 1e6, usage.peakHeapBytes(), usage.gcCount(), usage.gcMillis(),
-                usage.processCpuCores(), usage.machineBusyPercent());
+                usage.jvmCores(), usage.databaseCores(), usage.otherCores(), usage.allocatedBytes());
     }
 
     /** Nearest-rank percentile, in milliseconds. */
@@ -445,31 +484,67 @@ public final class ApiBenchmark {
     // ---------------------------------------------------------------------------------------------
     // JVM and machine
 
-    /** Peak heap (sum of the heap pools' peaks, reset at start), GC, process and machine CPU of one phase. */
-    private record Meter(long gcCountAtStart, long gcMillisAtStart, long cpuNanosAtStart, long[] ticksAtStart, long wallNanosAtStart) {
+    /** The PostgreSQL server measured now (its postmaster), or null: its processes' CPU is counted per phase. */
+    private static volatile ProcessHandle databaseServer;
 
-        record Reading(long peakHeapBytes, long gcCount, long gcMillis, double processCpuCores, double machineBusyPercent) {
+    /**
+     * Peak heap (sum of the heap pools' peaks, reset at start), GC, and CPU of one phase: this JVM, the
+     * database server's processes, and the machine as a whole (Linux /proc/stat).
+     */
+    private record Meter(long gcCountAtStart, long gcMillisAtStart, long cpuNanosAtStart, long databaseNanosAtStart,
+                         long[] ticksAtStart, long wallNanosAtStart, Map<Long, Long> allocatedAtStart) {
+
+        record Reading(long peakHeapBytes, long gcCount, long gcMillis, double jvmCores, double databaseCores,
+                       double machineCores, long allocatedBytes) {
+
+            /** Cores busy outside this JVM and the database server: competing load. */
+            double otherCores() {
+                return machineCores - jvmCores - (Double.isNaN(databaseCores) ? 0 : databaseCores);
+            }
         }
 
         static Meter start() {
             System.gc();
             heapPools().forEach(MemoryPoolMXBean::resetPeakUsage);
-            return new Meter(gcCount(), gcMillis(), cpuNanos(), machineTicks(), System.nanoTime());
+            return new Meter(gcCount(), gcMillis(), cpuNanos(), databaseNanos(), machineTicks(), System.nanoTime(),
+                    allocatedByThread());
         }
 
         Reading stop() {
             long wall = System.nanoTime() - wallNanosAtStart;
             long peak = heapPools().mapToLong(pool -> pool.getPeakUsage().getUsed()).sum();
             long[] ticks = machineTicks();
-            double busy = Double.NaN;
+            double machine = Double.NaN;
             if (ticks != null && ticksAtStart != null) {
                 long totalDelta = ticks[0] - ticksAtStart[0];
                 long idleDelta = ticks[1] - ticksAtStart[1];
-                busy = totalDelta <= 0 ? Double.NaN : 100.0 * (totalDelta - idleDelta) / totalDelta;
+                machine = totalDelta <= 0 ? Double.NaN : (double) (totalDelta - idleDelta) / totalDelta * ticks[2];
             }
             long cpu = cpuNanos();
+            long database = databaseNanos();
+            Map<Long, Long> allocated = allocatedByThread();
+            long allocatedBytes = allocated.isEmpty() ? -1 : allocated.entrySet().stream()
+                    .mapToLong(e -> e.getValue() - allocatedAtStart.getOrDefault(e.getKey(), 0L)).sum();
             return new Reading(peak, gcCount() - gcCountAtStart, gcMillis() - gcMillisAtStart,
-                    cpu < 0 ? Double.NaN : (double) (cpu - cpuNanosAtStart) / wall, busy);
+                    cpu < 0 ? Double.NaN : (double) (cpu - cpuNanosAtStart) / wall,
+                    database < 0 || databaseNanosAtStart < 0 ? Double.NaN : (double) (database - databaseNanosAtStart) / wall,
+                    machine, allocatedBytes);
+        }
+
+        /** Bytes each live thread has allocated so far (threads that end within a phase are not counted). */
+        static Map<Long, Long> allocatedByThread() {
+            Map<Long, Long> allocated = new java.util.HashMap<>();
+            if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean threads
+                    && threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled()) {
+                long[] ids = threads.getAllThreadIds();
+                long[] bytes = threads.getThreadAllocatedBytes(ids);
+                for (int i = 0; i < ids.length; i++) {
+                    if (bytes[i] >= 0) {
+                        allocated.put(ids[i], bytes[i]);
+                    }
+                }
+            }
+            return allocated;
         }
 
         static Stream<MemoryPoolMXBean> heapPools() {
@@ -491,20 +566,58 @@ public final class ApiBenchmark {
                     ? os.getProcessCpuTime() : -1;
         }
 
-        /** Linux /proc/stat: {all ticks, idle + iowait ticks}, or null elsewhere. */
+        /** CPU time of the database server and its backends (those alive now), or -1 without one. */
+        static long databaseNanos() {
+            ProcessHandle server = databaseServer;
+            if (server == null) {
+                return -1;
+            }
+            return Stream.concat(Stream.of(server), server.descendants())
+                    .mapToLong(p -> p.info().totalCpuDuration().map(Duration::toNanos).orElse(0L)).sum();
+        }
+
+        /** Linux /proc/stat: {all ticks, idle + iowait ticks, number of CPUs}, or null elsewhere. */
         static long[] machineTicks() {
             try {
-                String cpu = Files.readAllLines(Path.of("/proc/stat")).get(0);
-                long[] fields = Arrays.stream(cpu.substring(3).trim().split("\\s+")).mapToLong(Long::parseLong).toArray();
+                List<String> lines = Files.readAllLines(Path.of("/proc/stat"));
+                long cpus = lines.stream().filter(l -> l.matches("cpu\\d+ .*")).count();
+                long[] fields = Arrays.stream(lines.get(0).substring(3).trim().split("\\s+")).mapToLong(Long::parseLong).toArray();
                 long total = 0;
                 for (int i = 0; i < Math.min(fields.length, 8); i++) {
                     total += fields[i];
                 }
-                return new long[] {total, fields[3] + (fields.length > 4 ? fields[4] : 0)};
+                return new long[] {total, fields[3] + (fields.length > 4 ? fields[4] : 0), cpus};
             } catch (IOException | RuntimeException e) {
                 return null;
             }
         }
+    }
+
+    /** Warns when the machine is busy before a run: competing load makes the figures worse than they are. */
+    private static void checkIdle(String database) throws InterruptedException {
+        long[] before = Meter.machineTicks();
+        Thread.sleep(2_000);
+        long[] after = Meter.machineTicks();
+        if (before != null && after != null && after[0] > before[0]) {
+            double busy = (double) ((after[0] - before[0]) - (after[1] - before[1])) / (after[0] - before[0]) * after[2];
+            if (busy > 0.2) {
+                System.out.printf("[%s] !!! the machine is not idle before the run: %.2f cores busy in other processes; "
+                        + "the figures will understate the service%n", database, busy);
+            }
+        }
+    }
+
+    /** The postmaster listening on the port of a JDBC URL, if it runs on this machine. */
+    private static ProcessHandle postmaster(String jdbcUrl) {
+        java.util.regex.Matcher port = java.util.regex.Pattern.compile("//[^:/]+:(\\d+)/").matcher(jdbcUrl);
+        if (!port.find()) {
+            return null;
+        }
+        String flag = "-p " + port.group(1);
+        return ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().map(c -> c.contains("postgres") && c.contains(flag)).orElse(false))
+                .filter(p -> p.parent().map(parent -> !parent.info().command().orElse("").endsWith("postgres")).orElse(true))
+                .findFirst().orElse(null);
     }
 
     private static Map<String, Object> machine() {
@@ -544,6 +657,12 @@ public final class ApiBenchmark {
                 service.put("h2Options", semicolon < 0 ? "" : url.substring(semicolon + 1));
             }
         }
+        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext logback
+                && !logback.getTurboFilterList().isEmpty()) {
+            // a turbo filter makes every disabled log.debug/trace call pay for the filter chain
+            service.put("logbackTurboFilters", logback.getTurboFilterList().stream()
+                    .map(f -> f.getClass().getName()).toList());
+        }
         service.put("hikariMaximumPoolSize", env.getProperty("spring.datasource.hikari.maximum-pool-size", "10"));
         service.put("tomcatMaxThreads", env.getProperty("server.tomcat.threads.max", "200"));
         return service;
@@ -562,9 +681,16 @@ public final class ApiBenchmark {
 
     private static void printPhase(Phase p) {
         System.out.printf("[%s] %-6s %,d requests in %.1f s: %,.0f/s, p50 %.2f ms, p99 %.2f ms, max %.1f ms, "
-                        + "%d errors, JVM %.2f cores, machine %.0f%% busy%n", p.database(), p.operation(), p.requests(),
-                p.seconds(), p.requestsPerSecond(), p.p50Ms(), p.p99Ms(), p.maxMs(), p.errors(), p.processCpuCores(),
-                p.machineCpuBusyPercent());
+                        + "%d errors; cores busy: JVM %.2f, database server %s, other %.2f; per request: CPU %.2f ms, "
+                        + "heap allocated %.0f KB%n",
+                p.database(), p.operation(), p.requests(), p.seconds(), p.requestsPerSecond(), p.p50Ms(), p.p99Ms(),
+                p.maxMs(), p.errors(), p.jvmCpuCores(),
+                Double.isNaN(p.databaseCpuCores()) ? "-" : String.format("%.2f", p.databaseCpuCores()),
+                p.otherCpuCores(), p.cpuMsPerRequest(), p.allocatedKbPerRequest());
+        if (p.otherCpuCores() > 0.2) {
+            System.out.printf("[%s] !!! %.2f cores went to other processes during %s: the machine was shared%n",
+                    p.database(), p.otherCpuCores(), p.operation());
+        }
     }
 
     private static void warnIfErrors(Phase p) {
@@ -576,22 +702,26 @@ public final class ApiBenchmark {
     }
 
     private static void printTable(List<Run> runs, Map<String, Object> machine) {
-        String line = "-".repeat(112);
+        String line = "-".repeat(122);
         System.out.println();
         System.out.println(line);
-        System.out.printf("%-9s %-9s %9s %7s %11s %9s %9s %9s %9s %9s %8s %7s%n", "database", "operation", "requests",
-                "errors", "requests/s", "mean ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "peak MB", "JVM cpu");
+        System.out.printf("%-8s %-9s %8s %6s %10s %8s %8s %8s %8s %8s %7s %5s %5s %5s%n", "database", "operation",
+                "requests", "errors", "requests/s", "mean ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "heap MB",
+                "jvm", "db", "other");
         System.out.println(line);
         for (Run run : runs) {
             for (Phase p : run.phases()) {
-                System.out.printf("%-9s %-9s %9d %7d %11.0f %9.2f %9.2f %9.2f %9.2f %9.1f %8d %7.2f%n", p.database(),
-                        p.operation(), p.requests(), p.errors(), p.requestsPerSecond(), p.meanMs(), p.p50Ms(), p.p90Ms(),
-                        p.p99Ms(), p.maxMs(), p.peakHeapBytes() >> 20, p.processCpuCores());
+                System.out.printf("%-8s %-9s %8d %6d %10.0f %8.2f %8.2f %8.2f %8.2f %8.1f %7d %5.2f %5s %5.2f%n",
+                        p.database(), p.operation(), p.requests(), p.errors(), p.requestsPerSecond(), p.meanMs(), p.p50Ms(),
+                        p.p90Ms(), p.p99Ms(), p.maxMs(), p.peakHeapBytes() >> 20, p.jvmCpuCores(),
+                        Double.isNaN(p.databaseCpuCores()) ? "-" : String.format("%.2f", p.databaseCpuCores()),
+                        p.otherCpuCores());
             }
         }
         System.out.println(line);
-        System.out.printf("machine: %s cores, %s, Java %s; peak MB = sum of heap pools' peak usage in the phase; "
-                        + "JVM cpu = cores busy (client + service)%n", machine.get("cores"), machine.get("os"), machine.get("java"));
+        System.out.printf("machine: %s cores, %s, Java %s. heap MB: peak heap of the JVM in the phase (sum of the heap "
+                        + "pools' peaks). jvm/db/other: cores busy in this JVM (clients + service), the database server, "
+                        + "other processes%n", machine.get("cores"), machine.get("os"), machine.get("java"));
         for (Run run : runs) {
             System.out.printf("%s: %s%n", run.database(), run.service());
         }
@@ -671,8 +801,11 @@ public final class ApiBenchmark {
                 m.put("peakHeapBytes", p.peakHeapBytes());
                 m.put("gcCount", p.gcCount());
                 m.put("gcMillis", p.gcMillis());
-                m.put("processCpuCores", round(p.processCpuCores()));
-                m.put("machineCpuBusyPercent", round(p.machineCpuBusyPercent()));
+                m.put("jvmCpuCores", round(p.jvmCpuCores()));
+                m.put("databaseServerCpuCores", round(p.databaseCpuCores()));
+                m.put("otherProcessesCpuCores", round(p.otherCpuCores()));
+                m.put("cpuMsPerRequest", round(p.cpuMsPerRequest()));
+                m.put("allocatedKbPerRequest", round(p.allocatedKbPerRequest()));
                 phases.add(m);
             }
             r.put("phases", phases);
