@@ -65,13 +65,15 @@ import org.springframework.context.ConfigurableApplicationContext;
  * port: H2 in a fresh temporary data dir, then PostgreSQL 17 (embedded, {@link TestPostgres}) on the
  * {@code postgres} profile. 16 client threads share one {@link HttpClient} (HTTP/1.1, keep-alive) and
  * run a closed loop: a warm-up (creates, then reads; not counted), then N creates with distinct emails,
- * then N reads of random created ids. Every request's latency and status is recorded; a non-2xx status,
+ * then N reads of random created ids. The warm-up is 10,000 of each by default: with 2,000 the JIT was
+ * still compiling the deep Tomcat/Spring/Camel stack during the measured phases, and the database
+ * measured first came out 30-40% slower than the same database measured second. Every request's latency and status is recorded; a non-2xx status,
  * a transport failure or a read whose body lacks the id is an error, and a run with errors ends with
  * exit code 1. The table and {@code target/bench/api-summary.json} carry the figures. Client and
  * service share this machine's cores (and, on PostgreSQL, with the postgres server processes).
  *
  * <p>Settings: {@code --name=value} arguments or {@code -Dbench.name=value} system properties:
- * {@code requests} (20000), {@code warmup} (2000), {@code clients} (16), {@code databases}
+ * {@code requests} (20000), {@code warmup} (10000), {@code clients} (16), {@code databases}
  * ({@code h2,postgres}), {@code seed} (42), {@code summary} ({@code target/bench/api-summary.json}),
  * {@code jfr} (a folder: a JDK Flight Recorder recording, "profile" settings, of each measured phase).
  * Service properties to try a change without a rebuild: {@code --app.KEY=VALUE} (both databases),
@@ -126,7 +128,7 @@ public final class ApiBenchmark {
                 }
             });
             int requests = positive(plain, "requests", 20_000);
-            int warmup = nonNegative(plain, "warmup", 2_000);
+            int warmup = nonNegative(plain, "warmup", 10_000);
             int clients = positive(plain, "clients", 16);
             long seed = Long.parseLong(plain.getOrDefault("seed", "42").strip());
             List<String> databases = Arrays.stream(plain.getOrDefault("databases", "h2,postgres").split(","))
