@@ -22,6 +22,11 @@ import org.springframework.stereotype.Repository;
 @Repository
 public class ContactStore {
 
+    /** V2's match keys, computed by the database as the lookups that use them are. */
+    private static final String EMAIL_LOWER = "LOWER(CAST(:email AS VARCHAR))";
+    private static final String NAME_KEY = "LOWER(CAST(:firstName AS VARCHAR)) || '|' || LOWER(CAST(:lastName AS VARCHAR)) "
+            + "|| '|' || LOWER(CAST(:company AS VARCHAR))";
+
     private static final String COLUMNS = "id, email, first_name, last_name, phone, company, title, tags, custom, "
             + "version, created_at, updated_at, deleted_at, merged_into";
 
@@ -68,15 +73,14 @@ public class ContactStore {
 
     /** The latest tombstone with this email: a stale remote record of a deleted person matches it. */
     public Optional<String> findTombstoneIdByEmail(String email) {
-        return jdbc.queryForList("SELECT id FROM contact WHERE LOWER(email) = LOWER(:email) AND deleted_at IS NOT NULL "
+        return jdbc.queryForList("SELECT id FROM contact WHERE email_lower = " + EMAIL_LOWER + " AND deleted_at IS NOT NULL "
                 + "ORDER BY deleted_at DESC, id", Map.of("email", email), String.class).stream().findFirst();
     }
 
     /** Live contacts other than {@code id} with the same first name, last name and company: possible duplicates. */
     public List<String> findLiveIdsByNameAndCompany(String id, String firstName, String lastName, String company) {
-        return jdbc.queryForList("SELECT id FROM contact WHERE deleted_at IS NULL AND id <> :id "
-                        + "AND LOWER(first_name) = LOWER(:first) AND LOWER(last_name) = LOWER(:last) AND LOWER(company) = LOWER(:company)",
-                new MapSqlParameterSource().addValue("id", id).addValue("first", firstName).addValue("last", lastName)
+        return jdbc.queryForList("SELECT id FROM contact WHERE name_key = " + NAME_KEY + " AND deleted_at IS NULL AND id <> :id",
+                new MapSqlParameterSource().addValue("id", id).addValue("firstName", firstName).addValue("lastName", lastName)
                         .addValue("company", company), String.class);
     }
 
@@ -100,9 +104,9 @@ public class ContactStore {
     }
 
     public void insert(Contact contact) {
-        jdbc.update("INSERT INTO contact (" + COLUMNS + ", email_key) VALUES (:id, :email, :firstName, :lastName, "
-                + ":phone, :company, :title, :tags, :custom, :version, :createdAt, :updatedAt, :deletedAt, "
-                + ":mergedInto, :emailKey)", parameters(contact));
+        jdbc.update("INSERT INTO contact (" + COLUMNS + ", email_key, email_lower, name_key) VALUES (:id, :email, "
+                + ":firstName, :lastName, :phone, :company, :title, :tags, :custom, :version, :createdAt, :updatedAt, "
+                + ":deletedAt, :mergedInto, :emailKey, " + EMAIL_LOWER + ", " + NAME_KEY + ")", parameters(contact));
     }
 
     /** Writes the new state of a contact read with {@link #findForUpdate}; its version must be the next one. */
@@ -110,7 +114,8 @@ public class ContactStore {
         int rows = jdbc.update("UPDATE contact SET email = :email, email_key = :emailKey, first_name = :firstName, "
                 + "last_name = :lastName, phone = :phone, company = :company, title = :title, tags = :tags, "
                 + "custom = :custom, version = :version, updated_at = :updatedAt, deleted_at = :deletedAt, "
-                + "merged_into = :mergedInto WHERE id = :id AND version = :version - 1", parameters(contact));
+                + "merged_into = :mergedInto, email_lower = " + EMAIL_LOWER + ", name_key = " + NAME_KEY
+                + " WHERE id = :id AND version = :version - 1", parameters(contact));
         if (rows != 1) {
             throw new IllegalStateException("contact " + contact.id() + " changed underneath version " + contact.version());
         }
