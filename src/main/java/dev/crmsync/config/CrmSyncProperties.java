@@ -1,6 +1,8 @@
 package dev.crmsync.config;
 
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
@@ -41,9 +43,26 @@ public record CrmSyncProperties(
     public record Phone(@DefaultValue("US") String defaultRegion) {
     }
 
-    /** A connected system; the keys beyond these belong to the provider's own client. */
+    /**
+     * A connected system; the keys beyond these belong to the provider's own client. A system with
+     * several person objects (Salesforce's Contact and Lead) lists them in {@code objects}: each is
+     * polled, and the first is where the hub creates the people the system does not have yet.
+     */
     public record Provider(@DefaultValue("true") boolean enabled,
                            String type,
-                           @DefaultValue("contact") String objectType) {
+                           @DefaultValue("contact") String objectType,
+                           List<String> objects,
+                           Integer pageSize) {
+
+        /** The object types as the hub names them (lower case), the primary first. */
+        public List<String> objectTypes() {
+            List<String> names = objects == null || objects.isEmpty() ? List.of(objectType) : objects;
+            return names.stream().map(name -> name.toLowerCase(Locale.ROOT)).toList();
+        }
+
+        /** Where the hub creates a person this system does not hold yet. */
+        public String primaryObjectType() {
+            return objectTypes().get(0);
+        }
     }
 }

@@ -44,6 +44,11 @@ public final class FieldPath {
         }
     }
 
+    /** The top-level property this path starts at: what an API that selects fields (SOQL) must ask for. */
+    public String root() {
+        return segments.get(0).name();
+    }
+
     /** The value at this path, or null when any step is missing. */
     public JsonNode read(JsonNode root) {
         JsonNode node = root;

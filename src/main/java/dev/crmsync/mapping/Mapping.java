@@ -93,6 +93,16 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         return remote;
     }
 
+    /** The remote's top-level properties a read must fetch: id, modification time, deletion flag, inbound fields. */
+    public java.util.Set<String> remoteProperties() {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        names.add(remoteId.root());
+        java.util.stream.Stream.of(remoteModified, remoteDeleted).filter(java.util.Objects::nonNull)
+                .forEach(path -> names.add(path.root()));
+        fields.stream().filter(f -> f.direction().inbound()).forEach(f -> names.add(f.remote().root()));
+        return names;
+    }
+
     /** Canonical fields this remote sends to the hub. */
     public List<String> inboundFields() {
         return fields.stream().filter(f -> f.direction().inbound()).flatMap(f -> f.canonical().stream()).toList();

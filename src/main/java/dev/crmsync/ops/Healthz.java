@@ -16,7 +16,7 @@ import org.springframework.stereotype.Component;
 
 /**
  * {@code GET /healthz}: one small open answer for load balancers and uptime checks, 200 when the
- * database and Camel are up, 503 otherwise. The same checks, in detail, are at /actuator/health.
+ * database and Camel are up, 503 when a check is DOWN. The same checks, in detail, are at /actuator/health.
  */
 @Component("healthz")
 public class Healthz {
@@ -43,7 +43,9 @@ public class Healthz {
         body.put("camel", Map.of("name", camel.getName(), "status", camel.getStatus().name(),
                 "routes", camel.getRoutesSize(), "version", camel.getVersion()));
         message.getHeaders().clear();
-        message.setHeader(Exchange.HTTP_RESPONSE_CODE, Status.UP.equals(overall.getStatus()) ? 200 : 503);
+        // DEGRADED (a provider waiting out its API limit) still serves: only DOWN takes the service out
+        boolean down = Status.DOWN.equals(overall.getStatus()) || Status.OUT_OF_SERVICE.equals(overall.getStatus());
+        message.setHeader(Exchange.HTTP_RESPONSE_CODE, down ? 503 : 200);
         message.setHeader(Exchange.CONTENT_TYPE, "application/json");
         message.setBody(json.writeValueAsString(body));
     }

@@ -5,29 +5,104 @@ import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.sync.Delivery;
+import dev.crmsync.sync.DeliveryRetry;
+import org.apache.camel.Exchange;
 
 /**
  * What the sync needs from a CRM's API: the escape hatch where data (mappings, properties) cannot
- * say it. The deliver-template calls create, update and delete with a {@link Delivery}; the
- * poll-template pages through changes.
+ * say it. The deliver-template hands a claimed batch to {@link #writeBatch}, then sends each record
+ * the batch did not settle through create, update or delete; the poll-template pages through changes.
  */
 public interface CrmClient {
+
+    /** Camel's header that overrides the next redelivery's delay: how a Retry-After is honoured. */
+    String REDELIVERY_DELAY = "CamelRedeliveryDelay";
+
+    /**
+     * Writes a claimed batch through the system's batch endpoints and records each record's outcome
+     * on its delivery: sent, refused (its error, raised when the record is sent alone), or deferred.
+     * A call that fails as a whole throws, and the deliver-template retries the batch. Systems
+     * without batch endpoints leave every record to create, update and delete.
+     */
+    default void writeBatch(List<Delivery> batch) {
+    }
 
     /** Creates the record, or, when the system already has this person (same email), updates that one. */
     void create(Delivery delivery);
 
+    /** Updates the record; one the system deleted meanwhile is marked {@link Delivery#gone()}. */
     void update(Delivery delivery);
 
     /** Deletes the record; one that is already gone counts as deleted. */
     void delete(Delivery delivery);
 
-    /** Records changed at or after a position, deletions included, oldest first. */
-    Page changedSince(Instant since, String afterId, int limit);
+    /** Records of one object type changed at or after a position, deletions included, oldest first. */
+    Page changedSince(String objectType, Instant since, String afterId, int limit);
 
     /** A page of changed records and, when more follow, where the next page starts. */
     record Page(List<JsonNode> records, Instant nextSince, String nextAfterId) {
         public boolean hasNext() {
             return nextSince != null;
+        }
+    }
+
+    // The deliver-template's steps: the delivery (or the batch) is the body of the exchange.
+
+    @SuppressWarnings("unchecked")
+    default void writeBatch(Exchange exchange) {
+        List<Delivery> batch = exchange.getMessage().getBody(List.class);
+        if (exchange.getProperty(DeliveryRetry.ATTEMPTS, 0, Integer.class) > 0) {
+            // the failed try may have created records before its answer was lost
+            batch.stream().filter(d -> d.getOperation().equals("create")).forEach(Delivery::retried);
+        }
+        step(exchange, () -> writeBatch(batch));
+        // the records' own tries start afresh
+        exchange.removeProperty(DeliveryRetry.ATTEMPTS);
+    }
+
+    default void create(Exchange exchange) {
+        Delivery delivery = exchange.getMessage().getBody(Delivery.class);
+        if (exchange.getProperty(DeliveryRetry.ATTEMPTS, 0, Integer.class) > 0) {
+            // the last try may have created the record before its answer was lost
+            delivery.retried();
+        }
+        send(exchange, delivery, () -> create(delivery));
+    }
+
+    default void update(Exchange exchange) {
+        Delivery delivery = exchange.getMessage().getBody(Delivery.class);
+        send(exchange, delivery, () -> update(delivery));
+    }
+
+    default void delete(Exchange exchange) {
+        Delivery delivery = exchange.getMessage().getBody(Delivery.class);
+        send(exchange, delivery, () -> delete(delivery));
+    }
+
+    private static void send(Exchange exchange, Delivery delivery, Runnable call) {
+        step(exchange, () -> {
+            // the batch's answer for this record counts as its first try; a redelivery sends it alone
+            delivery.raiseBatchFailure();
+            call.run();
+        });
+    }
+
+    private static void step(Exchange exchange, Runnable call) {
+        exchange.getMessage().removeHeader(REDELIVERY_DELAY);
+        try {
+            call.run();
+        } catch (ProviderPausedException e) {
+            Object body = exchange.getMessage().getBody();
+            if (body instanceof Delivery delivery) {
+                delivery.defer(e.resumeAt());
+            } else if (body instanceof List<?> batch) {
+                batch.forEach(item -> ((Delivery) item).defer(e.resumeAt()));
+            }
+        } catch (RemoteCallException e) {
+            if (e.retryAfter() != null) {
+                exchange.getMessage().setHeader(REDELIVERY_DELAY, e.retryAfter().toMillis());
+            }
+            throw e;
         }
     }
 }

@@ -42,14 +42,21 @@ public class DeadLetters {
         int attempts = exchange.getProperty(DeliveryRetry.ATTEMPTS, 1, Integer.class);
         String route = exchange.getFromRouteId();
         if (body instanceof Delivery delivery) {
-            insert(route, delivery.getSystem(), delivery.getContactId(), delivery.getOutboxId(), null,
-                    delivery.getOperation(), delivery.getPayload() == null ? null : delivery.getPayload().toString(),
-                    error, attempts);
-            jdbc.update("UPDATE outbox SET state = 'dead', last_error = :error WHERE id = :id",
-                    Map.of("id", delivery.getOutboxId(), "error", describe(error)));
+            record(route, delivery, error, attempts);
+        } else if (body instanceof List<?> batch && !batch.isEmpty() && batch.get(0) instanceof Delivery) {
+            // a batch call that kept failing as a whole: each of its records is a dead letter of its own
+            batch.forEach(delivery -> record(route, (Delivery) delivery, error, attempts));
         } else {
             insert(route, null, null, null, null, null, body == null ? null : body.toString(), error, attempts);
         }
+    }
+
+    private void record(String route, Delivery delivery, Exception error, int attempts) {
+        insert(route, delivery.getSystem(), delivery.getContactId(), delivery.getOutboxId(), null,
+                delivery.getOperation(), delivery.getPayload() == null ? null : delivery.getPayload().toString(),
+                error, attempts);
+        jdbc.update("UPDATE outbox SET state = 'dead', last_error = :error WHERE id = :id",
+                Map.of("id", delivery.getOutboxId(), "error", describe(error)));
     }
 
     /** A change from a system that could not be applied to the hub. */

@@ -1,5 +1,6 @@
 package dev.crmsync.sync;
 
+import java.time.Instant;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,6 +24,10 @@ public class Delivery {
     private JsonNode reply;
     private boolean adopted;
     private boolean retried;
+    private boolean sent;
+    private boolean gone;
+    private RuntimeException batchFailure;
+    private Instant deferredUntil;
 
     public Delivery(long outboxId, String system, String objectType, String contactId, long contactVersion,
                     String operation, ObjectNode payload, String email, String externalId) {
@@ -102,6 +107,54 @@ public class Delivery {
         this.externalId = externalId;
         this.reply = reply;
         this.adopted = adopted;
+        this.sent = true;
+        this.batchFailure = null;
+    }
+
+    /**
+     * Called by the client when the record it was to update or delete was deleted in the system
+     * meanwhile: the delivery is done, and the system's delete goes to the hub like a polled one.
+     */
+    public void gone() {
+        this.gone = true;
+        this.sent = true;
+        this.batchFailure = null;
+    }
+
+    public boolean isGone() {
+        return gone;
+    }
+
+    /** A batch call refused this record: its error is raised when the record is sent on its own. */
+    public void failedInBatch(RuntimeException error) {
+        this.batchFailure = error;
+    }
+
+    public boolean hasBatchFailure() {
+        return batchFailure != null;
+    }
+
+    /** Raises the batch's refusal of this record, once, so a retry sends the record on its own. */
+    public void raiseBatchFailure() {
+        RuntimeException failure = batchFailure;
+        batchFailure = null;
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** The provider is paused: the record waits in the outbox until then, without spending a try. */
+    public void defer(Instant until) {
+        this.deferredUntil = until;
+    }
+
+    public Instant getDeferredUntil() {
+        return deferredUntil;
+    }
+
+    /** True while the record still needs a call of its own: not sent by a batch, not deferred. */
+    public boolean isPending() {
+        return !sent && deferredUntil == null;
     }
 
     public Map<String, Object> describe() {

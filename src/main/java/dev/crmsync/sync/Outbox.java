@@ -38,7 +38,7 @@ public class Outbox {
     public List<String> targets(String sourceSystem) {
         return properties.providers().entrySet().stream()
                 .filter(provider -> provider.getValue().enabled() && !provider.getKey().equals(sourceSystem))
-                .filter(provider -> receives(provider.getKey(), provider.getValue().objectType()))
+                .filter(provider -> receives(provider.getKey(), provider.getValue().primaryObjectType()))
                 .map(Map.Entry::getKey)
                 .sorted()
                 .toList();
@@ -49,7 +49,7 @@ public class Outbox {
      * update or delete from the contact and its link when it sends, so the row names the version only.
      */
     private boolean receives(String system, String objectType) {
-        Mapping mapping = mappings.all().get(system + "-" + objectType.toLowerCase(java.util.Locale.ROOT));
+        Mapping mapping = mappings.all().get(system + "-" + objectType);
         // a provider without a mapping file (the store tests' providers) takes every change
         return mapping == null || !mapping.outboundFields().isEmpty();
     }
@@ -66,7 +66,7 @@ public class Outbox {
                     new MapSqlParameterSource()
                             .addValue("contactId", contact.id())
                             .addValue("target", target)
-                            .addValue("objectType", properties.providers().get(target).objectType())
+                            .addValue("objectType", properties.providers().get(target).primaryObjectType())
                             .addValue("operation", operation)
                             .addValue("version", contact.version())
                             .addValue("at", at.atOffset(java.time.ZoneOffset.UTC)));

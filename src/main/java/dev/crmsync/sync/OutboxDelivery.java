@@ -4,16 +4,19 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.contact.Contact;
 import dev.crmsync.contact.ContactStore;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.ProviderPauses;
 import dev.crmsync.sync.Links.Link;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
@@ -36,9 +39,16 @@ public class OutboxDelivery {
     private final Mappings mappings;
     private final Clock clock;
     private final MeterRegistry meters;
+    private final CrmSyncProperties properties;
+    private final ProviderPauses pauses;
+    private final Inbox inbox;
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
-                          Clock clock, MeterRegistry meters) {
+                          Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
+                          Inbox inbox) {
+        this.properties = properties;
+        this.pauses = pauses;
+        this.inbox = inbox;
         this.jdbc = jdbc;
         this.contacts = contacts;
         this.links = links;
@@ -54,6 +64,9 @@ public class OutboxDelivery {
      */
     @Transactional
     public List<Delivery> claim(String system, int limit) {
+        if (pauses.paused(system).isPresent()) {
+            return List.of();
+        }
         Instant now = clock.instant();
         List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts FROM outbox "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
@@ -92,14 +105,16 @@ public class OutboxDelivery {
         return deliveries;
     }
 
-    private Delivery decide(long outboxId, String system, String objectType, String contactId) {
+    private Delivery decide(long outboxId, String system, String primaryObjectType, String contactId) {
         Optional<Contact> found = contacts.find(contactId);
         if (found.isEmpty()) {
             return null;
         }
         Contact contact = found.get();
+        Optional<Link> link = linkIn(system, contactId);
+        // a person the system holds as another object (a Salesforce Lead) is updated there, not created again
+        String objectType = link.map(Link::objectType).orElse(primaryObjectType);
         Mapping mapping = mappings.get(system + "-" + objectType);
-        Optional<Link> link = links.forContact(contactId, system, objectType);
         if (contact.isDeleted()) {
             return link.map(l -> new Delivery(outboxId, system, objectType, contactId, contact.version(), "delete", null,
                     null, l.externalId())).orElse(null);
@@ -117,10 +132,34 @@ public class OutboxDelivery {
                 contact.values().email(), null);
     }
 
+    /** The contact's link in a system; of several (a Contact and a Lead), the one of the first object in its list. */
+    private Optional<Link> linkIn(String system, String contactId) {
+        List<String> order = properties.providers().get(system).objectTypes();
+        return links.ofContact(contactId).stream().filter(link -> link.system().equals(system))
+                .min(Comparator.comparingInt(link -> order.indexOf(link.objectType()) < 0
+                        ? Integer.MAX_VALUE : order.indexOf(link.objectType())));
+    }
+
     /** After the system accepted a delivery: the link now holds what was written; the row is done. */
     @Transactional
     public void delivered(Delivery delivery) {
         Instant now = clock.instant();
+        if (delivery.getDeferredUntil() != null) {
+            // the provider is paused: the row waits, and the claim's try is given back
+            jdbc.update("UPDATE outbox SET state = 'pending', next_attempt_at = :until, attempts = attempts - 1, "
+                            + "last_error = :why WHERE id = :id",
+                    new MapSqlParameterSource("id", delivery.getOutboxId()).addValue("until", Links.at(delivery.getDeferredUntil()))
+                            .addValue("why", "waiting for " + delivery.getSystem() + " to resume"));
+            meters.counter("crmsync.delivery.deferred", "system", delivery.getSystem()).increment();
+            return;
+        }
+        if (delivery.isGone()) {
+            // deleted in the system meanwhile: its delete reaches the hub like a polled one, under the tombstone rules
+            inbox.accept(delivery.getSystem() + ":" + delivery.getObjectType() + ":" + delivery.getExternalId() + ":gone",
+                    delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(), "delete", "{}", now);
+            finish(List.of(delivery.getOutboxId()), "delivered", "the record was deleted in " + delivery.getSystem());
+            return;
+        }
         if (delivery.getOperation().equals("delete")) {
             finish(List.of(delivery.getOutboxId()), "delivered", null);
             return;

@@ -12,6 +12,8 @@ import dev.crmsync.mapping.Mapping.RemoteRecord;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.provider.ProviderPausedException;
+import dev.crmsync.provider.ProviderPauses;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
@@ -38,6 +40,7 @@ public class Poller {
     private final int maxPages;
     private final Duration overlap;
     private final io.micrometer.core.instrument.MeterRegistry meters;
+    private final ProviderPauses pauses;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Poller.class);
 
     public Poller(CrmSyncProperties properties, BeanFactory beans, Mappings mappings, Inbox inbox,
@@ -45,7 +48,8 @@ public class Poller {
                   @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                   @Value("${crmsync.sync.poll-max-pages:100}") int maxPages,
                   @Value("${crmsync.sync.poll-overlap:PT2S}") Duration overlap,
-                  io.micrometer.core.instrument.MeterRegistry meters) {
+                  io.micrometer.core.instrument.MeterRegistry meters, ProviderPauses pauses) {
+        this.pauses = pauses;
         this.meters = meters;
         this.properties = properties;
         this.beans = beans;
@@ -63,33 +67,48 @@ public class Poller {
      * For the poll-template: a failed poll loses nothing (its cursor stays at the last committed
      * page) and the next tick tries again, so it is logged and counted rather than dead-lettered.
      */
-    public int pollOnSchedule(String system) {
+    public int pollOnSchedule(String system, String objectType) {
         try {
-            return poll(system);
+            return poll(system, objectType);
+        } catch (ProviderPausedException e) {
+            return 0;
         } catch (RuntimeException e) {
             meters.counter("crmsync.poll.failures", "system", system).increment();
-            LOG.warn("Poll of {} failed, retried on its next tick: {}", system, e.getMessage());
+            LOG.warn("Poll of {} {} failed, retried on its next tick: {}", system, objectType, e.getMessage());
             return 0;
         }
     }
 
-    /** Polls a system once; returns how many new changes went into the inbox. */
+    /** Polls every object type of a system once; returns how many new changes went into the inbox. */
     public int poll(String system) {
         CrmSyncProperties.Provider provider = properties.providers().get(system);
-        if (provider == null || !provider.enabled()) {
+        if (provider == null) {
             return 0;
         }
-        String object = provider.objectType();
+        int accepted = 0;
+        for (String objectType : provider.objectTypes()) {
+            accepted += poll(system, objectType);
+        }
+        return accepted;
+    }
+
+    /** Polls one object type of a system once; returns how many new changes went into the inbox. */
+    public int poll(String system, String object) {
+        CrmSyncProperties.Provider provider = properties.providers().get(system);
+        if (provider == null || !provider.enabled() || pauses.paused(system).isPresent()) {
+            return 0;
+        }
         Mapping mapping = mappings.get(system + "-" + object);
         CrmClient client = beans.getBean(system + "Client", CrmClient.class);
+        int limit = provider.pageSize() != null ? provider.pageSize() : pageSize;
         Instant cursor = cursor(system, object);
-        // start a little before the cursor: a record written in the cursor's own millisecond with a lower id
+        // start a little before the cursor: a record written in the cursor's own timestamp with a lower id
         // sorts before it; what is read twice is dropped by the inbox's idempotency key
         Instant since = cursor == null ? null : cursor.minus(overlap);
         String afterId = null;
         int accepted = 0;
         for (int pages = 0; pages < maxPages; pages++) {
-            Page page = client.changedSince(since, afterId, pageSize);
+            Page page = client.changedSince(object, since, afterId, limit);
             accepted += store(system, object, mapping, page);
             if (!page.hasNext()) {
                 break;

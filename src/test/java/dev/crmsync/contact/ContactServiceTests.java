@@ -355,8 +355,8 @@ abstract class ContactServiceTests extends OnEachDatabase {
     void aChangeWhoseOutboxInsertFailsLeavesNoContactOrHistoryRow() {
         // outbox.object_type is VARCHAR(64): the row for "broken" fails after the contact, history and crm1 rows
         Map<String, Provider> providers = Map.of(
-                "crm1", new Provider(true, "rest", "contact"),
-                "zbroken", new Provider(true, "rest", "o".repeat(65)));
+                "crm1", new Provider(true, "rest", "contact", null, null),
+                "zbroken", new Provider(true, "rest", "o".repeat(65), null, null));
         try (StoreContext faulty = StoreContext.start(database(), providers)) {
             ContactService faultyService = faulty.service();
 

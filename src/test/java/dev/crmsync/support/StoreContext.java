@@ -36,9 +36,9 @@ public final class StoreContext implements AutoCloseable {
 
     /** The providers most tests run with: two enabled targets and one switched off. */
     public static final Map<String, Provider> PROVIDERS = Map.of(
-            "crm1", new Provider(true, "rest", "contact"),
-            "crm2", new Provider(true, "rest", "person"),
-            "crm3", new Provider(false, "rest", "contact"));
+            "crm1", new Provider(true, "rest", "contact", null, null),
+            "crm2", new Provider(true, "rest", "person", null, null),
+            "crm3", new Provider(false, "rest", "contact", null, null));
 
     /** Every table V1 creates, children before parents. */
     public static final List<String> TABLES = List.of("conflict", "contact_link", "contact_history", "outbox",

@@ -22,9 +22,7 @@ import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Delivery;
-import dev.crmsync.sync.DeliveryRetry;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.apache.camel.Exchange;
 
 /**
  * The client of a generic REST CRM, configured entirely by {@link RestProviderProperties}: one call
@@ -33,8 +31,6 @@ import org.apache.camel.Exchange;
  */
 public class RestCrmClient implements CrmClient {
 
-    /** Camel's header that overrides the next redelivery's delay: how a Retry-After is honoured. */
-    static final String REDELIVERY_DELAY = "CamelRedeliveryDelay";
     private static final Pattern VARIABLE = Pattern.compile("\\{(\\w+)}");
 
     private final String name;
@@ -53,24 +49,6 @@ public class RestCrmClient implements CrmClient {
         this.meters = meters;
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(properties.timeout()).build();
-    }
-
-    /** For the deliver-template: the delivery is the body; a 429's Retry-After becomes the redelivery delay. */
-    public void create(Exchange exchange) {
-        Delivery delivery = exchange.getMessage().getBody(Delivery.class);
-        if (exchange.getProperty(DeliveryRetry.ATTEMPTS, 0, Integer.class) > 0) {
-            // the last try may have created the record before its answer was lost
-            delivery.retried();
-        }
-        call(exchange, () -> create(delivery));
-    }
-
-    public void update(Exchange exchange) {
-        call(exchange, () -> update(exchange.getMessage().getBody(Delivery.class)));
-    }
-
-    public void delete(Exchange exchange) {
-        call(exchange, () -> delete(exchange.getMessage().getBody(Delivery.class)));
     }
 
     /**
@@ -97,8 +75,17 @@ public class RestCrmClient implements CrmClient {
 
     @Override
     public void update(Delivery delivery) {
-        JsonNode reply = send(properties.updateMethod(),
-                expand(properties.paths().update(), Map.of("id", delivery.getExternalId())), delivery.getPayload(), "update");
+        JsonNode reply;
+        try {
+            reply = send(properties.updateMethod(), expand(properties.paths().update(), Map.of("id", delivery.getExternalId())),
+                    delivery.getPayload(), "update");
+        } catch (RemoteCallException e) {
+            if (e.status() == 404 || e.status() == 410) {
+                delivery.gone();
+                return;
+            }
+            throw e;
+        }
         delivery.sent(delivery.getExternalId(), reply, false);
     }
 
@@ -115,7 +102,7 @@ public class RestCrmClient implements CrmClient {
     }
 
     @Override
-    public Page changedSince(Instant since, String afterId, int limit) {
+    public Page changedSince(String objectType, Instant since, String afterId, int limit) {
         Map<String, String> variables = new java.util.HashMap<>();
         variables.put("since", since == null ? "" : since.toString());
         variables.put("afterId", afterId == null ? "" : afterId);
@@ -130,18 +117,6 @@ public class RestCrmClient implements CrmClient {
         JsonNode nextAfter = new FieldPath(properties.nextAfterField()).read(page);
         return new Page(records, nextSince == null ? null : Instant.parse(nextSince.asText()),
                 nextAfter == null ? null : nextAfter.asText());
-    }
-
-    private void call(Exchange exchange, Runnable call) {
-        exchange.getMessage().removeHeader(REDELIVERY_DELAY);
-        try {
-            call.run();
-        } catch (RemoteCallException e) {
-            if (e.retryAfter() != null) {
-                exchange.getMessage().setHeader(REDELIVERY_DELAY, e.retryAfter().toMillis());
-            }
-            throw e;
-        }
     }
 
     private JsonNode send(String method, String path, JsonNode body, String operation) {

@@ -1,0 +1,94 @@
+package dev.crmsync.provider;
+
+import java.util.Map;
+import java.util.function.Supplier;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmsync.config.CrmSyncProperties;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.rest.RestCrmClient;
+import dev.crmsync.provider.rest.RestProviderProperties;
+import dev.crmsync.provider.salesforce.SalesforceClient;
+import dev.crmsync.provider.salesforce.SalesforceProviderProperties;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.camel.CamelContext;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.component.salesforce.SalesforceComponent;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
+import org.springframework.beans.factory.support.BeanDefinitionRegistry;
+import org.springframework.beans.factory.support.BeanDefinitionRegistryPostProcessor;
+import org.springframework.beans.factory.support.RootBeanDefinition;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.context.EnvironmentAware;
+import org.springframework.core.env.Environment;
+import org.springframework.stereotype.Component;
+
+/**
+ * Registers a {@code <name>Client} bean for every {@code crmsync.providers.<name>}, by its type, so a
+ * provider's routes name their client as a template parameter and adding one is configuration only.
+ * A Salesforce provider also gets its own camel-salesforce component, named like the provider.
+ */
+@Component
+public class ProviderClients implements BeanDefinitionRegistryPostProcessor, EnvironmentAware {
+
+    private Environment environment;
+
+    @Override
+    public void setEnvironment(Environment environment) {
+        this.environment = environment;
+    }
+
+    @Override
+    public void postProcessBeanDefinitionRegistry(BeanDefinitionRegistry registry) {
+        ConfigurableListableBeanFactory beans = (ConfigurableListableBeanFactory) registry;
+        Binder binder = Binder.get(environment);
+        Map<String, CrmSyncProperties.Provider> providers = binder
+                .bind("crmsync.providers", Bindable.mapOf(String.class, CrmSyncProperties.Provider.class))
+                .orElse(Map.of());
+        providers.forEach((name, provider) -> {
+            String prefix = "crmsync.providers." + name;
+            String type = provider.type() == null ? "rest" : provider.type();
+            switch (type) {
+                case "rest" -> {
+                    RestProviderProperties properties = binder.bind(prefix, RestProviderProperties.class).get();
+                    register(registry, name + "Client", RestCrmClient.class, () -> new RestCrmClient(name, properties,
+                            beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class)));
+                }
+                case "salesforce" -> {
+                    SalesforceProviderProperties properties = binder.bind(prefix, SalesforceProviderProperties.class).get();
+                    register(registry, name, SalesforceComponent.class, () -> SalesforceClient.component(properties));
+                    Supplier<ProducerTemplate> camel = new Supplier<>() {
+                        private volatile ProducerTemplate template;
+
+                        @Override
+                        public ProducerTemplate get() {
+                            if (template == null) {
+                                synchronized (this) {
+                                    if (template == null) {
+                                        template = beans.getBean(CamelContext.class).createProducerTemplate();
+                                    }
+                                }
+                            }
+                            return template;
+                        }
+                    };
+                    register(registry, name + "Client", SalesforceClient.class, () -> new SalesforceClient(name, properties,
+                            beans.getBean(Mappings.class), beans.getBean(ProviderPauses.class), beans.getBean(ObjectMapper.class),
+                            beans.getBean(MeterRegistry.class), camel));
+                }
+                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce");
+            }
+        });
+    }
+
+    private static <T> void register(BeanDefinitionRegistry registry, String name, Class<T> type, Supplier<T> supplier) {
+        RootBeanDefinition definition = new RootBeanDefinition(type);
+        definition.setInstanceSupplier(supplier);
+        registry.registerBeanDefinition(name, definition);
+    }
+
+    @Override
+    public void postProcessBeanFactory(ConfigurableListableBeanFactory beanFactory) {
+    }
+}

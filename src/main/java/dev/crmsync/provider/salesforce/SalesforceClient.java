@@ -1,0 +1,356 @@
+package dev.crmsync.provider.salesforce;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.ProviderPauses;
+import dev.crmsync.provider.RemoteCallException;
+import dev.crmsync.sync.Delivery;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.component.salesforce.AuthenticationType;
+import org.apache.camel.component.salesforce.SalesforceComponent;
+import org.apache.camel.component.salesforce.SalesforceEndpointConfig;
+import org.apache.camel.component.salesforce.api.SalesforceException;
+import org.apache.camel.component.salesforce.api.dto.DeleteSObjectResult;
+import org.apache.camel.component.salesforce.api.dto.RestError;
+import org.apache.camel.component.salesforce.api.dto.SaveSObjectResult;
+import org.apache.camel.util.ObjectHelper;
+
+/**
+ * A Salesforce org through Camel's own camel-salesforce component (registered under the provider's
+ * name): polls with SOQL {@code queryAll} on a (SystemModstamp, Id) keyset, so deletions come with
+ * the changes; writes through sObject Collections, 200 records a call. A spent daily API limit
+ * pauses the provider instead of spending retries.
+ */
+public class SalesforceClient implements CrmClient {
+
+    /** Largest sObject Collections request. */
+    public static final int COLLECTION_SIZE = 200;
+    /** SOQL datetime literals; SystemModstamp has whole seconds. */
+    private static final DateTimeFormatter SOQL_TIME =
+            DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
+    /** Times in records: 2026-05-20T20:49:32.000+0000. */
+    private static final DateTimeFormatter RECORD_TIME = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSZ", Locale.ROOT);
+    /** Per-record codes that say the record is already gone. */
+    private static final Set<String> GONE = Set.of("ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY");
+    /** Per-record codes another try can cure. */
+    private static final Set<String> TRANSIENT = Set.of("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION");
+
+    private final String name;
+    private final SalesforceProviderProperties properties;
+    private final Mappings mappings;
+    private final ProviderPauses pauses;
+    private final ObjectMapper json;
+    private final MeterRegistry meters;
+    private final Supplier<ProducerTemplate> camel;
+
+    public SalesforceClient(String name, SalesforceProviderProperties properties, Mappings mappings,
+                            ProviderPauses pauses, ObjectMapper json, MeterRegistry meters,
+                            Supplier<ProducerTemplate> camel) {
+        this.name = name;
+        this.properties = properties;
+        this.mappings = mappings;
+        this.pauses = pauses;
+        this.json = json;
+        this.meters = meters;
+        this.camel = camel;
+    }
+
+    /**
+     * The provider's camel-salesforce component: the login flow follows from the credentials given;
+     * the login is lazy, so the service starts while Salesforce is unreachable and its polls retry.
+     */
+    public static SalesforceComponent component(SalesforceProviderProperties properties) {
+        SalesforceComponent component = new SalesforceComponent();
+        component.setLoginUrl(properties.loginUrl());
+        component.setClientId(properties.clientId());
+        component.setClientSecret(properties.clientSecret());
+        if (properties.refreshToken() != null && !properties.refreshToken().isBlank()) {
+            component.setAuthenticationType(AuthenticationType.REFRESH_TOKEN);
+            component.setRefreshToken(properties.refreshToken());
+        } else if (properties.username() != null && !properties.username().isBlank()) {
+            component.setAuthenticationType(AuthenticationType.USERNAME_PASSWORD);
+            component.setUserName(properties.username());
+            component.setPassword(properties.password());
+        } else {
+            component.setAuthenticationType(AuthenticationType.CLIENT_CREDENTIALS);
+        }
+        component.setLazyLogin(true);
+        SalesforceEndpointConfig config = new SalesforceEndpointConfig();
+        config.setApiVersion(properties.apiVersion());
+        component.setConfig(config);
+        component.setHttpRequestTimeout(properties.timeout().toMillis());
+        // a SOQL page of 2,000 records is a few megabytes
+        component.setHttpMaxContentLength(64 * 1024 * 1024);
+        return component;
+    }
+
+    @Override
+    public Page changedSince(String objectType, Instant since, String afterId, int limit) {
+        String sObject = properties.sObject(objectType);
+        Set<String> fields = new java.util.LinkedHashSet<>(List.of("Id", "IsDeleted", "SystemModstamp"));
+        fields.addAll(mappings.get(name + "-" + objectType).remoteProperties());
+        StringBuilder soql = new StringBuilder("SELECT ").append(String.join(", ", fields)).append(" FROM ").append(sObject);
+        if (since != null) {
+            String at = SOQL_TIME.format(since.truncatedTo(ChronoUnit.SECONDS));
+            soql.append(afterId == null ? " WHERE SystemModstamp >= " + at
+                    : " WHERE (SystemModstamp > " + at + " OR (SystemModstamp = " + at + " AND Id > '" + afterId + "'))");
+        }
+        soql.append(" ORDER BY SystemModstamp ASC, Id ASC LIMIT ").append(limit);
+        // queryAll, not query: deleted records (IsDeleted = true) come in the same keyset as the changes
+        JsonNode page = read(call("queryAll", "salesforce:queryAll?rawPayload=true", soql.toString(), String.class));
+        List<JsonNode> records = new ArrayList<>();
+        page.path("records").forEach(records::add);
+        if (records.size() < limit) {
+            return new Page(records, null, null);
+        }
+        JsonNode last = records.get(records.size() - 1);
+        return new Page(records, RECORD_TIME.parse(last.get("SystemModstamp").asText(), Instant::from), last.get("Id").asText());
+    }
+
+    /**
+     * Creates, updates and deletes of a claimed batch, up to 200 a call. Records already settled by an
+     * earlier try of the same batch are skipped, so a retried batch never writes one twice.
+     */
+    @Override
+    public void writeBatch(List<Delivery> batch) {
+        List<Delivery> pending = batch.stream().filter(Delivery::isPending).filter(d -> !d.hasBatchFailure()).toList();
+        if (pending.isEmpty()) {
+            return;
+        }
+        pauses.check(name);
+        List<Delivery> creates = new ArrayList<>();
+        List<Delivery> updates = new ArrayList<>();
+        List<Delivery> deletes = new ArrayList<>();
+        Map<Delivery, String> adopted = adoptExisting(pending.stream()
+                .filter(d -> d.getOperation().equals("create") && d.isRetried()).toList());
+        for (Delivery delivery : pending) {
+            switch (delivery.getOperation()) {
+                case "create" -> (adopted.containsKey(delivery) ? updates : creates).add(delivery);
+                case "update" -> updates.add(delivery);
+                default -> deletes.add(delivery);
+            }
+        }
+        for (List<Delivery> chunk : chunks(creates)) {
+            List<Map<String, Object>> records = chunk.stream().map(d -> record(d, null)).toList();
+            List<SaveSObjectResult> results = collection("compositeCreateSObjectCollections", records);
+            for (int i = 0; i < chunk.size(); i++) {
+                SaveSObjectResult result = results.get(i);
+                if (Boolean.TRUE.equals(result.getSuccess())) {
+                    chunk.get(i).sent(result.getId(), null, false);
+                } else {
+                    chunk.get(i).failedInBatch(refusal("create", result.getErrors()));
+                }
+            }
+        }
+        for (List<Delivery> chunk : chunks(updates)) {
+            List<Map<String, Object>> records = chunk.stream()
+                    .map(d -> record(d, adopted.getOrDefault(d, d.getExternalId()))).toList();
+            List<SaveSObjectResult> results = collection("compositeUpdateSObjectCollections", records);
+            for (int i = 0; i < chunk.size(); i++) {
+                Delivery delivery = chunk.get(i);
+                SaveSObjectResult result = results.get(i);
+                if (Boolean.TRUE.equals(result.getSuccess())) {
+                    delivery.sent(result.getId(), null, adopted.containsKey(delivery));
+                } else if (!adopted.containsKey(delivery) && gone(result.getErrors())) {
+                    delivery.gone();
+                } else {
+                    delivery.failedInBatch(refusal("update", result.getErrors()));
+                }
+            }
+        }
+        for (List<Delivery> chunk : chunks(deletes)) {
+            List<String> ids = chunk.stream().map(Delivery::getExternalId).toList();
+            @SuppressWarnings("unchecked")
+            List<DeleteSObjectResult> results = (List<DeleteSObjectResult>) call("delete",
+                    "salesforce:compositeDeleteSObjectCollections?allOrNone=false", ids, List.class);
+            for (int i = 0; i < chunk.size(); i++) {
+                DeleteSObjectResult result = results.get(i);
+                if (Boolean.TRUE.equals(result.getSuccess()) || gone(result.getErrors())) {
+                    chunk.get(i).sent(chunk.get(i).getExternalId(), null, false);
+                } else {
+                    chunk.get(i).failedInBatch(refusal("delete", result.getErrors()));
+                }
+            }
+        }
+    }
+
+    /** One record on its own: after the batch refused it, or for a retry. */
+    @Override
+    public void create(Delivery delivery) {
+        pauses.check(name);
+        String existing = delivery.isRetried() ? adoptExisting(List.of(delivery)).get(delivery) : null;
+        if (existing != null) {
+            updateOne(delivery, existing);
+            delivery.sent(existing, null, true);
+            return;
+        }
+        JsonNode reply = read(call("create", "salesforce:createSObject?rawPayload=true&sObjectName="
+                + properties.sObject(delivery.getObjectType()), delivery.getPayload().toString(), String.class));
+        delivery.sent(reply.get("id").asText(), null, false);
+    }
+
+    @Override
+    public void update(Delivery delivery) {
+        pauses.check(name);
+        try {
+            updateOne(delivery, delivery.getExternalId());
+        } catch (RemoteCallException e) {
+            if (e.status() == 404) {
+                delivery.gone();
+                return;
+            }
+            throw e;
+        }
+        delivery.sent(delivery.getExternalId(), null, false);
+    }
+
+    @Override
+    public void delete(Delivery delivery) {
+        pauses.check(name);
+        try {
+            call("delete", "salesforce:deleteSObject?sObjectName=" + properties.sObject(delivery.getObjectType()),
+                    delivery.getExternalId(), String.class);
+        } catch (RemoteCallException e) {
+            if (e.status() != 404) {
+                throw e;
+            }
+        }
+        delivery.sent(delivery.getExternalId(), null, false);
+    }
+
+    private void updateOne(Delivery delivery, String id) {
+        camelCall("update", () -> camel.get().requestBodyAndHeader(endpoint("salesforce:updateSObject?rawPayload=true&sObjectName="
+                + properties.sObject(delivery.getObjectType())), delivery.getPayload().toString(), "sObjectId", id));
+    }
+
+    /**
+     * Of creates that may have reached Salesforce before their answer was lost: the ids of the
+     * records that already carry their email, found with one query per object.
+     */
+    private Map<Delivery, String> adoptExisting(List<Delivery> retried) {
+        Map<Delivery, String> found = new HashMap<>();
+        Map<String, List<Delivery>> byObject = retried.stream().filter(d -> d.getEmail() != null)
+                .collect(Collectors.groupingBy(Delivery::getObjectType));
+        byObject.forEach((objectType, deliveries) -> {
+            String emails = deliveries.stream().map(d -> "'" + soqlText(d.getEmail()) + "'").distinct()
+                    .collect(Collectors.joining(", "));
+            JsonNode page = read(call("find-by-email", "salesforce:query?rawPayload=true", "SELECT Id, Email FROM "
+                    + properties.sObject(objectType) + " WHERE Email IN (" + emails + ") ORDER BY Id", String.class));
+            Map<String, String> ids = new HashMap<>();
+            page.path("records").forEach(r -> ids.putIfAbsent(r.path("Email").asText().toLowerCase(Locale.ROOT),
+                    r.get("Id").asText()));
+            deliveries.forEach(d -> {
+                String id = ids.get(d.getEmail().toLowerCase(Locale.ROOT));
+                if (id != null) {
+                    found.put(d, id);
+                }
+            });
+        });
+        return found;
+    }
+
+    private Map<String, Object> record(Delivery delivery, String id) {
+        Map<String, Object> record = new LinkedHashMap<>();
+        record.put("attributes", Map.of("type", properties.sObject(delivery.getObjectType())));
+        if (id != null) {
+            record.put("Id", id);
+        }
+        record.putAll(json.convertValue(delivery.getPayload(), Map.class));
+        return record;
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<SaveSObjectResult> collection(String operation, List<Map<String, Object>> records) {
+        return (List<SaveSObjectResult>) call(operation, "salesforce:" + operation + "?allOrNone=false", records, List.class);
+    }
+
+    private Object call(String operation, String uri, Object body, Class<?> type) {
+        return camelCall(operation, () -> camel.get().requestBody(endpoint(uri), body, type));
+    }
+
+    /** The provider's own camel-salesforce component is registered under its name. */
+    private String endpoint(String uri) {
+        return name + uri.substring("salesforce".length());
+    }
+
+    private Object camelCall(String operation, Supplier<Object> call) {
+        meters.counter("crmsync.provider.calls", "system", name, "operation", operation).increment();
+        try {
+            return call.get();
+        } catch (RuntimeException e) {
+            throw failure(operation, e);
+        }
+    }
+
+    private RuntimeException failure(String operation, RuntimeException e) {
+        SalesforceException refused = ObjectHelper.getException(SalesforceException.class, e);
+        if (refused == null) {
+            return new RemoteCallException(name + " " + operation + " failed: " + e.getMessage(), 0, null, e);
+        }
+        String errors = describe(refused.getErrors());
+        if (errors.contains("REQUEST_LIMIT_EXCEEDED")
+                || refused.getStatusCode() == 403 && String.valueOf(refused.getMessage()).contains("REQUEST_LIMIT_EXCEEDED")) {
+            return pauses.pause(name, properties.limitPause(), "Salesforce daily API limit spent (REQUEST_LIMIT_EXCEEDED)");
+        }
+        int status = refused.getStatusCode();
+        return new RemoteCallException(name + " answered " + status + " to " + operation + ": "
+                + (errors.isEmpty() ? refused.getMessage() : errors), status, null, e);
+    }
+
+    private RemoteCallException refusal(String operation, List<RestError> errors) {
+        boolean transientError = errors != null && errors.stream().anyMatch(error -> TRANSIENT.contains(error.getErrorCode()));
+        return new RemoteCallException(name + " refused the " + operation + ": " + describe(errors),
+                transientError ? 503 : 400, null, null);
+    }
+
+    private static boolean gone(List<RestError> errors) {
+        return errors != null && errors.stream().anyMatch(error -> GONE.contains(error.getErrorCode()));
+    }
+
+    private static String describe(List<RestError> errors) {
+        if (errors == null) {
+            return "";
+        }
+        return errors.stream().map(error -> error.getErrorCode() + ": " + error.getMessage()
+                        + (error.getFields() == null || error.getFields().isEmpty() ? "" : " " + error.getFields()))
+                .collect(Collectors.joining("; "));
+    }
+
+    private static List<List<Delivery>> chunks(List<Delivery> deliveries) {
+        List<List<Delivery>> chunks = new ArrayList<>();
+        for (int i = 0; i < deliveries.size(); i += COLLECTION_SIZE) {
+            chunks.add(deliveries.subList(i, Math.min(deliveries.size(), i + COLLECTION_SIZE)));
+        }
+        return chunks;
+    }
+
+    private static String soqlText(String value) {
+        return value.replace("\\", "\\\\").replace("'", "\\'");
+    }
+
+    private JsonNode read(Object body) {
+        try {
+            return json.readTree(body.toString());
+        } catch (JsonProcessingException e) {
+            throw new RemoteCallException(name + " answered with a body that is not JSON", 200, null, e);
+        }
+    }
+}
