@@ -41,6 +41,7 @@ public class Poller {
     private final Duration overlap;
     private final io.micrometer.core.instrument.MeterRegistry meters;
     private final ProviderPauses pauses;
+    private final Links links;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Poller.class);
 
     public Poller(CrmSyncProperties properties, BeanFactory beans, Mappings mappings, Inbox inbox,
@@ -48,8 +49,9 @@ public class Poller {
                   @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                   @Value("${crmsync.sync.poll-max-pages:100}") int maxPages,
                   @Value("${crmsync.sync.poll-overlap:PT2S}") Duration overlap,
-                  io.micrometer.core.instrument.MeterRegistry meters, ProviderPauses pauses) {
+                  io.micrometer.core.instrument.MeterRegistry meters, ProviderPauses pauses, Links links) {
         this.pauses = pauses;
+        this.links = links;
         this.meters = meters;
         this.properties = properties;
         this.beans = beans;
@@ -126,8 +128,10 @@ public class Poller {
             String lastId = null;
             for (JsonNode remote : page.records()) {
                 RemoteRecord record = mapping.toCanonical(remote);
+                // the content's hash tells apart two versions that share a timestamp (Salesforce's are whole
+                // seconds), while a record read again unchanged (the overlap) keeps its key and is dropped
                 String key = system + ":" + object + ":" + record.externalId() + ":" + record.modifiedAt()
-                        + (record.deleted() ? ":deleted" : "");
+                        + ":" + links.hash(remote).substring(0, 16) + (record.deleted() ? ":deleted" : "");
                 if (inbox.accept(key, system, object, record.externalId(), record.deleted() ? "delete" : "update",
                         remote.toString(), record.modifiedAt())) {
                     count++;

@@ -1,0 +1,362 @@
+package dev.crmsync.provider.salesforce;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.sim.ManualClock;
+import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.Http;
+import dev.crmsync.support.ServiceTest;
+import dev.crmsync.sync.Poller;
+import org.apache.camel.CamelContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.annotation.DirtiesContext;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * Salesforce through the real camel-salesforce component against the Salesforce simulator, with a
+ * generic REST CRM (crm1) and the API on the other side: polls of Contact and Lead, batch writes,
+ * sessions that expire, faults, the daily API limit. Each test uses its own people.
+ */
+@ServiceTest
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
+class SalesforceFlowTest {
+
+    static final Duration PATIENCE = Duration.ofSeconds(30);
+    static final SalesforceSimulator SF = SalesforceSimulator.builder().build().start();
+    static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
+    static final String CONTACT = SalesforceSimulator.CONTACT;
+    static final String LEAD = SalesforceSimulator.LEAD;
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        String sf = "crmsync.providers.salesforce.";
+        registry.add(sf + "enabled", () -> "true");
+        registry.add(sf + "login-url", SF::baseUrl);
+        registry.add(sf + "client-id", SF::clientId);
+        registry.add(sf + "client-secret", SF::clientSecret);
+        registry.add(sf + "username", SF::username);
+        registry.add(sf + "password", SF::password);
+        registry.add(sf + "poll-cron", () -> "0/1 * * * * ?");
+        registry.add(sf + "deliver-period", () -> "100");
+        registry.add(sf + "limit-pause", () -> "PT2S");
+        String crm1 = "crmsync.providers.crm1.";
+        registry.add(crm1 + "enabled", () -> "true");
+        registry.add(crm1 + "base-url", CRM1::baseUrl);
+        registry.add(crm1 + "auth-value", () -> "Bearer " + CRM1.token());
+        registry.add(crm1 + "poll-cron", () -> "0/1 * * * * ?");
+        registry.add(crm1 + "deliver-period", () -> "100");
+        registry.add("crmsync.sync.process-period", () -> "100");
+        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
+        registry.add("crmsync.delivery.max-redeliveries", () -> "3");
+    }
+
+    @AfterAll
+    static void stop() {
+        SF.stop();
+        CRM1.stop();
+    }
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    JdbcTemplate jdbc;
+
+    @Autowired
+    CamelContext camel;
+
+    @Autowired
+    SalesforceClient salesforceClient;
+
+    @Autowired
+    Poller poller;
+
+    Http api;
+
+    @BeforeEach
+    void client() throws Exception {
+        api = new Http(port).withHeader("X-Api-Key", ServiceTest.API_KEY);
+    }
+
+    @AfterEach
+    void restore() throws Exception {
+        SF.faults().clear();
+        SF.useSystemClock();
+        SF.dailyLimit(SalesforceSimulator.DEFAULT_DAILY_LIMIT).resetDailyUsage();
+        CRM1.faults().clear();
+        for (String route : List.of("salesforce-contact-poll", "salesforce-lead-poll", "salesforce-deliver")) {
+            camel.getRouteController().startRoute(route);
+        }
+    }
+
+    @Test
+    void contactsAndLeadsChangedInSalesforceReachTheOtherSystemAndTheApi() throws Exception {
+        String contactEmail = email("ada");
+        String leadEmail = email("lead");
+        String contactId = id(SF.seed(CONTACT, Map.of("FirstName", "Ada", "LastName", "Lovelace", "Email", contactEmail,
+                "Phone", "(415) 555-2671", "Title", "Countess")));
+        String leadId = id(SF.seed(LEAD, Map.of("FirstName", "Lin", "LastName", "Lead", "Email", leadEmail,
+                "Company", "Prospects Inc")));
+
+        assertThat(liveIn(CRM1, contactEmail)).containsEntry("FirstName", "Ada").containsEntry("LastName", "Lovelace")
+                .containsEntry("Phone", "+14155552671").containsEntry("Title", "Countess");
+        assertThat(liveIn(CRM1, leadEmail)).containsEntry("LastName", "Lead").containsEntry("Company", "Prospects Inc");
+        assertThat(hub(contactEmail).get("phone").asText()).isEqualTo("+14155552671");
+        assertThat(links(hub(leadEmail).get("id").asText())).contains("salesforce:lead:" + leadId);
+
+        SF.update(CONTACT, contactId, Map.of("Title", "Analyst"));
+        SF.update(LEAD, leadId, Map.of("Company", "Customers Ltd"));
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(liveIn(CRM1, contactEmail)).containsEntry("Title", "Analyst");
+            assertThat(liveIn(CRM1, leadEmail)).containsEntry("Company", "Customers Ltd");
+        });
+
+        SF.delete(CONTACT, contactId);
+        SF.delete(LEAD, leadId);
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(byEmail(CRM1, contactEmail).orElseThrow()).containsEntry("Deleted", true);
+            assertThat(byEmail(CRM1, leadEmail).orElseThrow()).containsEntry("Deleted", true);
+        });
+        assertThat(hub(contactEmail)).isNull();
+    }
+
+    @Test
+    void changesElsewhereAreWrittenToSalesforceInCollectionsAndALeadIsUpdatedWhereItIs() throws Exception {
+        long creates = SF.calls("POST /composite/sobjects");
+        String email = email("api");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"firstName\":\"Api\","
+                + "\"lastName\":\"Person\",\"title\":\"Buyer\"}").json().get("id").asText();
+
+        Map<String, Object> created = liveIn(SF, CONTACT, email);
+        assertThat(created).containsEntry("FirstName", "Api").containsEntry("LastName", "Person").containsEntry("Title", "Buyer");
+        assertThat(SF.calls("POST /composite/sobjects")).isGreaterThan(creates);
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + created.get("Id")));
+
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Head Buyer\"}", "Content-Type", "application/merge-patch+json");
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(SF.find(CONTACT, id(created)).orElseThrow()).containsEntry("Title", "Head Buyer"));
+        assertThat(SF.calls("PATCH /composite/sobjects")).isPositive();
+
+        // a person Salesforce holds as a Lead is updated as that Lead, never created again as a Contact
+        String leadEmail = email("lead");
+        String leadId = id(SF.seed(LEAD, Map.of("LastName", "Prospect", "Email", leadEmail, "Company", "Acme")));
+        Map<String, Object> inCrm1 = liveIn(CRM1, leadEmail);
+        CRM1.update(id(inCrm1), Map.of("Title", "CTO"));
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(SF.find(LEAD, leadId).orElseThrow()).containsEntry("Title", "CTO").containsEntry("Company", "Acme"));
+        assertThat(SF.live(CONTACT)).noneMatch(r -> leadEmail.equalsIgnoreCase(String.valueOf(r.get("Email"))));
+
+        api.delete("/api/contacts/" + hubId);
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(SF.find(CONTACT, id(created)).orElseThrow()).containsEntry("IsDeleted", true));
+    }
+
+    @Test
+    @Order(Integer.MAX_VALUE) // last: its 5,000 deliveries to crm1 would slow the tests after it
+    void fiveThousandRecordsAcrossPagesSharingTimestampsArriveExactlyOnce() throws Exception {
+        // a stopped clock that moves a second every 700 records: the page boundaries (2,000 and 4,000)
+        // fall inside runs of records that share one SystemModstamp
+        ManualClock clock = SF.freezeClock(Instant.now().plusSeconds(60));
+        String batch = UUID.randomUUID().toString().substring(0, 8);
+        List<String> ids = new ArrayList<>();
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        camel.getRouteController().stopRoute("salesforce-lead-poll");
+        for (int i = 0; i < 5000; i++) {
+            if (i % 700 == 0) {
+                clock.advance(Duration.ofSeconds(1));
+            }
+            ids.add(id(SF.seed(CONTACT, Map.of("LastName", "Bulk" + i, "Email", "bulk" + i + "-" + batch + "@example.com"))));
+        }
+        long queries = SF.calls("GET /queryAll");
+
+        // one poll: 2,000 a page, so three pages
+        poller.poll("salesforce", "contact");
+        assertThat(SF.calls("GET /queryAll") - queries).isEqualTo(3);
+        camel.getRouteController().startRoute("salesforce-contact-poll");
+
+        await().atMost(Duration.ofSeconds(90)).until(() -> count("SELECT COUNT(*) FROM contact_link WHERE system = 'salesforce' "
+                + "AND external_id IN (" + quoted(ids) + ")") == 5000);
+        assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'salesforce' AND external_id IN (" + quoted(ids) + ")"))
+                .as("each record read into the hub once").isEqualTo(5000);
+        assertThat(count("SELECT COUNT(*) FROM contact WHERE deleted_at IS NULL AND email LIKE '%-" + batch + "@example.com'"))
+                .isEqualTo(5000);
+
+        // a record written later in the cursor's own second, with a lower id, is not skipped
+        String early = ids.get(4990);
+        SF.update(CONTACT, early, Map.of("Title", "Late edit"));
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(hub("bulk4990-" + batch + "@example.com").get("title").asText())
+                .isEqualTo("Late edit"));
+    }
+
+    @Test
+    void anExpiredSessionIsRenewedMidPollAndThePollGoesOn() throws Exception {
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        Instant start = Instant.now().minusSeconds(1);
+        String batch = UUID.randomUUID().toString().substring(0, 8);
+        for (int i = 0; i < 250; i++) {
+            SF.seed(CONTACT, Map.of("LastName", "Session" + i, "Email", "session" + i + "-" + batch + "@example.com"));
+        }
+        Page first = salesforceClient.changedSince("contact", start, null, 200);
+        assertThat(first.records()).hasSize(200);
+        long logins = SF.logins();
+
+        SF.expireTokens();
+        Page second = salesforceClient.changedSince("contact", first.nextSince(), first.nextAfterId(), 200);
+
+        assertThat(SF.logins()).isEqualTo(logins + 1);
+        List<String> all = new ArrayList<>();
+        first.records().forEach(r -> all.add(r.get("Email").asText()));
+        second.records().forEach(r -> all.add(r.get("Email").asText()));
+        assertThat(all).filteredOn(e -> e.endsWith(batch + "@example.com")).hasSize(250).doesNotHaveDuplicates();
+    }
+
+    @Test
+    void serverErrorsAndDroppedConnectionsAreRetriedWithoutDuplicates() throws Exception {
+        // polls: a 500 and a dropped connection fail two polls; the next tick reads on from the cursor
+        SF.faults().failNext(1, 500, "GET", "/queryAll").dropNext(2, "GET", "/queryAll");
+        String inbound = email("poll");
+        SF.seed(CONTACT, Map.of("LastName", "Polled", "Email", inbound));
+        assertThat(liveIn(CRM1, inbound)).containsEntry("LastName", "Polled");
+
+        // writes: a 503 then a connection dropped before the answer; the batch is retried and written once
+        SF.faults().failNext(1, 503, "POST", "/composite/sobjects").dropNext(1, "POST", "/composite/sobjects");
+        String outbound = email("write");
+        api.post("/api/contacts", "{\"email\":\"" + outbound + "\",\"lastName\":\"Written\"}");
+        assertThat(liveIn(SF, CONTACT, outbound)).containsEntry("LastName", "Written");
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() ->
+                assertThat(SF.live(CONTACT)).filteredOn(r -> outbound.equalsIgnoreCase(String.valueOf(r.get("Email")))).hasSize(1));
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE system = 'salesforce' AND payload LIKE '%" + outbound + "%'"))
+                .isZero();
+    }
+
+    @Test
+    void theDailyLimitPausesPollingAndDeliveryUntilItResets() throws Exception {
+        SF.dailyLimit(SF.apiUsage());
+        String email = email("limited");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Waiting\"}").json().get("id").asText();
+
+        Http admin = new Http(port).withHeader("Authorization", "Basic " + java.util.Base64.getEncoder()
+                .encodeToString(("admin:" + ServiceTest.ADMIN_PASSWORD).getBytes()));
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            JsonNode health = admin.get("/actuator/health").json();
+            assertThat(health.get("status").asText()).isEqualTo("DEGRADED");
+            assertThat(health.at("/components/providers/details/salesforce/state").asText()).isEqualTo("paused");
+            assertThat(health.at("/components/providers/details/salesforce/reason").asText()).contains("REQUEST_LIMIT_EXCEEDED");
+        });
+        assertThat(new Http(port).get("/healthz").status()).isEqualTo(200);
+        long refused = SF.requests().stream().filter(r -> r.status() == 403).count();
+        // while paused, nothing is called and nothing is spent
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5)).until(() ->
+                SF.requests().stream().filter(r -> r.status() == 403).count() <= refused + 2);
+        assertThat(count("SELECT COUNT(*) FROM outbox WHERE contact_id = '" + hubId + "' AND target_system = 'salesforce' "
+                + "AND state = 'pending'")).isEqualTo(1);
+
+        SF.dailyLimit(SalesforceSimulator.DEFAULT_DAILY_LIMIT).resetDailyUsage();
+
+        assertThat(liveIn(SF, CONTACT, email)).containsEntry("LastName", "Waiting");
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'")).isZero();
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(admin.get("/actuator/health").json().get("status").asText()).isEqualTo("UP"));
+    }
+
+    @Test
+    void aRecordSalesforceRefusesLandsInDeadLettersWithItsMessage() throws Exception {
+        String email = email("nolast");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"firstName\":\"Only\"}").json().get("id").asText();
+
+        await().atMost(PATIENCE).until(() -> count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'") == 1);
+        Map<String, Object> letter = jdbc.queryForMap("SELECT * FROM dead_letter WHERE contact_id = ?", hubId);
+        assertThat(letter).containsEntry("system", "salesforce").containsEntry("operation", "create");
+        assertThat((String) letter.get("error_message")).contains("REQUIRED_FIELD_MISSING").contains("LastName");
+        assertThat(((Number) letter.get("attempts")).intValue()).as("a refused record is not retried").isEqualTo(1);
+        assertThat(SF.live(CONTACT)).noneMatch(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email"))));
+        assertThat(liveIn(CRM1, email)).containsEntry("FirstName", "Only");
+    }
+
+    @Test
+    void anUpdateOfARecordDeletedInSalesforceMeanwhileFollowsTheTombstoneRules() throws Exception {
+        String email = email("gone");
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Gone", "Email", email)));
+        Map<String, Object> inCrm1 = liveIn(CRM1, email);
+        String hubId = hub(email).get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+
+        SF.delete(CONTACT, sfId);
+        CRM1.update(id(inCrm1), Map.of("Title", "Edited elsewhere"));
+
+        // the update meets ENTITY_IS_DELETED: the delete wins (authoritative deletes) and reaches crm1
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(CRM1.find(id(inCrm1)).orElseThrow()).containsEntry("Deleted", true));
+        assertThat(api.get("/api/contacts/" + hubId).status()).isEqualTo(410);
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'")).isZero();
+    }
+
+    // helpers
+
+    static String email(String who) {
+        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+    }
+
+    static String id(Map<String, Object> record) {
+        return (String) record.get("Id");
+    }
+
+    static Optional<Map<String, Object>> byEmail(GenericCrmSimulator crm, String email) {
+        List<Map<String, Object>> found = crm.records().stream()
+                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).toList();
+        assertThat(found).as("records with %s in crm1", email).hasSizeLessThanOrEqualTo(1);
+        return found.stream().findFirst();
+    }
+
+    static Map<String, Object> liveIn(GenericCrmSimulator crm, String email) {
+        return await().atMost(PATIENCE).until(() -> byEmail(crm, email).filter(r -> !Boolean.TRUE.equals(r.get("Deleted"))),
+                Optional::isPresent).orElseThrow();
+    }
+
+    static Map<String, Object> liveIn(SalesforceSimulator sf, String type, String email) {
+        return await().atMost(PATIENCE).until(() -> sf.live(type).stream()
+                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).findFirst(), Optional::isPresent).orElseThrow();
+    }
+
+    JsonNode hub(String email) {
+        JsonNode items = api.get("/api/contacts?email=" + email).json().get("items");
+        assertThat(items.size()).as("live hub contacts with %s", email).isLessThanOrEqualTo(1);
+        return items.size() == 0 ? null : items.get(0);
+    }
+
+    List<String> links(String contactId) {
+        return jdbc.queryForList("SELECT system || ':' || object_type || ':' || external_id FROM contact_link "
+                + "WHERE contact_id = ? ORDER BY system", String.class, contactId);
+    }
+
+    long count(String sql) {
+        return jdbc.queryForObject(sql, Long.class);
+    }
+
+    static String quoted(List<String> ids) {
+        return String.join(",", ids.stream().map(id -> "'" + id + "'").toList());
+    }
+}
