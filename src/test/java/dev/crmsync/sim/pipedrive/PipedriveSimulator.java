@@ -1478,7 +1478,14 @@ public final class PipedriveSimulator implements AutoCloseable {
                 fields.add(field);
             }
         }
-        Long org = nonEmpty(query.get("organization_id")) ? id(query.get("organization_id")) : null;
+        Long org = null;
+        if (nonEmpty(query.get("organization_id"))) {
+            if (!query.get("organization_id").matches("[1-9][0-9]{0,17}")) {
+                throw new Invalid("organization_id must be a positive integer, not '" + query.get("organization_id")
+                        + "'");
+            }
+            org = Long.parseLong(query.get("organization_id"));
+        }
         int limit = limit(query.get("limit"));
         int offset = 0;
         if (nonEmpty(query.get("cursor"))) {
@@ -1798,7 +1805,7 @@ public final class PipedriveSimulator implements AutoCloseable {
                 String user = body.hasNonNull("username") ? body.get("username").asText() : null;
                 String password = body.hasNonNull("password") ? body.get("password").asText() : null;
                 try {
-                    new PipedriveWebhooks(JSON, "check").target(url, user, password);
+                    PipedriveWebhooks.checkedUrl(url);
                 } catch (IllegalArgumentException e) {
                     throw new SimControl.BadControl(e.getMessage(), "url");
                 }

@@ -462,6 +462,7 @@ class PipedriveSimulatorTest {
         assertThat(partial.get(2).get("item").get("id").asLong()).as("the longest value scores lowest").isEqualTo(3);
         assertThat(partial.get(2).get("result_score").asDouble()).isLessThan(partial.get(0).get("result_score").asDouble());
 
+        assertThat(ok(api.get(PERSONS + "/search?term=ada&organization_id=3")).get("items").size()).isEqualTo(1);
         assertThat(ok(api.get(PERSONS + "/search?term=byron&fields=name")).get("items").get(0).get("item")
                 .get("id").asLong()).isEqualTo(2);
         assertThat(ok(api.get(PERSONS + "/search?term=ada%40example.com&fields=name")).get("items").size()).isZero();

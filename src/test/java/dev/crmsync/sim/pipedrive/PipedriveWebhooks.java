@@ -148,15 +148,21 @@ public final class PipedriveWebhooks {
      * {@code username} is not null. Events emitted while no target is set are logged but not sent.
      */
     public synchronized PipedriveWebhooks target(String url, String username, String password) {
-        URI uri = URI.create(Objects.requireNonNull(url, "url"));
-        if (!"http".equalsIgnoreCase(uri.getScheme()) && !"https".equalsIgnoreCase(uri.getScheme())) {
-            throw new IllegalArgumentException("webhook url must be http or https, not " + url);
-        }
+        URI uri = checkedUrl(url);
         String authorization = username == null ? null : "Basic " + Base64.getEncoder().encodeToString(
                 (username + ":" + (password == null ? "" : password)).getBytes(StandardCharsets.UTF_8));
         this.target = new Target(uri, authorization);
         notifyAll();
         return this;
+    }
+
+    /** The target URL parsed, or an {@link IllegalArgumentException} saying what is wrong with it. */
+    static URI checkedUrl(String url) {
+        URI uri = URI.create(Objects.requireNonNull(url, "url"));
+        if (!"http".equalsIgnoreCase(uri.getScheme()) && !"https".equalsIgnoreCase(uri.getScheme())) {
+            throw new IllegalArgumentException("webhook url must be http or https, not " + url);
+        }
+        return uri;
     }
 
     /** Stops sending; events already queued stay queued until a target is set or they are discarded. */
