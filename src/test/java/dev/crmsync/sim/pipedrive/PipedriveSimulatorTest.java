@@ -707,6 +707,18 @@ class PipedriveSimulatorTest {
         assertThat(pd.webhooks().pending()).isEmpty();
     }
 
+    @Test
+    void webhooksQueuedWhenTheSimulatorStopsGoOutWhenItStartsAgain() throws Exception {
+        Receiver hooks = receiver("u", "p");
+        pd.webhooks().pause();
+        pd.create(person("Ada Lovelace", "ada@example.com"));
+        pd.stop();
+        pd.webhooks().resume();
+        assertThat(hooks.received.poll(100, TimeUnit.MILLISECONDS)).as("nothing is sent while stopped").isNull();
+        pd.start();
+        assertThat(hooks.next().meta().get("entity_id").asText()).isEqualTo("1");
+    }
+
     // ---------------------------------------------------------------- merge
 
     @Test

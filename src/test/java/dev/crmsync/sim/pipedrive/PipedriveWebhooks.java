@@ -363,11 +363,14 @@ public final class PipedriveWebhooks {
                     event = queue.peekFirst();
                     inFlight = true;
                 }
+                boolean done = false;
                 try {
                     deliver(event);
+                    done = true;
                 } finally {
                     synchronized (this) {
-                        if (queue.peekFirst() == event) {
+                        // Stopped mid-way, the event stays first in line for the next start.
+                        if (done && queue.peekFirst() == event) {
                             queue.removeFirst();
                         }
                         inFlight = false;
