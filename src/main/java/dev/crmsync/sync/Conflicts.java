@@ -41,6 +41,24 @@ public class Conflicts {
                 .addValue("remoteSystem", system).addValue("rule", "review").addValue("winner", null));
     }
 
+    /**
+     * A system holds one person twice: the record {@code otherExternalId} matches a contact already
+     * linked to {@code linkedExternalId} there. Recorded once for review; the hub keeps its link.
+     */
+    public void duplicateInSystem(String contactId, String system, String linkedExternalId, String otherExternalId) {
+        Integer open = jdbc.queryForObject("SELECT COUNT(*) FROM conflict WHERE kind = 'possible-duplicate' AND state = 'open' "
+                        + "AND contact_id = :contact AND remote_system = :system AND remote_value = :other",
+                new MapSqlParameterSource("contact", contactId).addValue("system", system).addValue("other", otherExternalId),
+                Integer.class);
+        if (open != null && open > 0) {
+            return;
+        }
+        insert(new MapSqlParameterSource().addValue("kind", "possible-duplicate").addValue("contact", contactId)
+                .addValue("other", null).addValue("field", "two records of one person in that system")
+                .addValue("hubValue", linkedExternalId).addValue("hubSystem", system).addValue("remoteValue", otherExternalId)
+                .addValue("remoteSystem", system).addValue("rule", "review").addValue("winner", null));
+    }
+
     public List<Map<String, Object>> list(String state, int limit) {
         MapSqlParameterSource parameters = new MapSqlParameterSource("limit", limit);
         String where = "";

@@ -26,6 +26,7 @@ public class Delivery {
     private boolean retried;
     private boolean sent;
     private boolean gone;
+    private boolean found;
     private RuntimeException batchFailure;
     private Instant deferredUntil;
 
@@ -109,6 +110,23 @@ public class Delivery {
         this.adopted = adopted;
         this.sent = true;
         this.batchFailure = null;
+    }
+
+    /**
+     * Called by a client that, about to create, found the person already in the system: nothing is
+     * written; the record is linked and goes through the engine's merge like a polled one, so neither
+     * side's values are lost to the other's.
+     */
+    public void found(String externalId, JsonNode record) {
+        this.externalId = externalId;
+        this.reply = record;
+        this.found = true;
+        this.sent = true;
+        this.batchFailure = null;
+    }
+
+    public boolean isFound() {
+        return found;
     }
 
     /**

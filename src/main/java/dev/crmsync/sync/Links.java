@@ -25,7 +25,10 @@ import org.springframework.stereotype.Component;
 @Component
 public class Links {
 
-    /** A hub contact's record in one system. {@code syncedValues} are canonical values, keyed by canonical name. */
+    /**
+     * A hub contact's record in one system. {@code syncedValues} are canonical values, keyed by
+     * canonical name; null while the hub has not merged the record yet (a link found, not synced).
+     */
     public record Link(String system, String objectType, String externalId, String contactId,
                        Map<String, Object> syncedValues, String syncedHash, Instant remoteModifiedAt, Instant lastSyncedAt) {
     }
@@ -93,7 +96,7 @@ public class Links {
     private Link link(ResultSet rs, int row) throws SQLException {
         String values = rs.getString("synced_values");
         return new Link(rs.getString("system"), rs.getString("object_type"), rs.getString("external_id"),
-                rs.getString("contact_id"), values == null ? Map.of() : read(values), rs.getString("synced_hash"),
+                rs.getString("contact_id"), values == null ? null : read(values), rs.getString("synced_hash"),
                 instant(rs, "remote_modified_at"), instant(rs, "last_synced_at"));
     }
 
@@ -107,6 +110,9 @@ public class Links {
     }
 
     private String write(Map<String, Object> values) {
+        if (values == null) {
+            return null;
+        }
         try {
             return json.writeValueAsString(new TreeMap<>(values));
         } catch (JsonProcessingException e) {

@@ -165,6 +165,17 @@ public class OutboxDelivery {
             return;
         }
         Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
+        if (delivery.isFound()) {
+            // linked without a merge base: the engine merges the found record with the hub's values
+            var remote = mapping.toCanonical(delivery.getReply());
+            links.save(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(), delivery.getContactId(),
+                    null, null, remote.modifiedAt(), now);
+            inbox.accept(delivery.getSystem() + ":" + delivery.getObjectType() + ":" + delivery.getExternalId() + ":"
+                            + remote.modifiedAt() + ":found", delivery.getSystem(), delivery.getObjectType(),
+                    delivery.getExternalId(), "update", delivery.getReply().toString(), remote.modifiedAt());
+            finish(List.of(delivery.getOutboxId()), "delivered", "found in " + delivery.getSystem() + " and linked");
+            return;
+        }
         // what the system holds now, read back through the inbound mapping: the merge base of its next change
         var written = mapping.toCanonical(delivery.getReply() != null && delivery.getReply().size() > 0
                 ? delivery.getReply() : delivery.getPayload());

@@ -106,6 +106,13 @@ public class SyncEngine {
         }
         if (contact == null) {
             contact = match(record);
+            Optional<Link> taken = contact == null ? Optional.empty()
+                    : links.forContact(contact.id(), system, change.objectType());
+            if (taken.isPresent()) {
+                // the system holds this person twice; linking both is impossible and guessing is wrong
+                conflicts.duplicateInSystem(contact.id(), system, taken.get().externalId(), change.externalId());
+                return Outcome.SKIPPED;
+            }
         }
         if (contact != null && contact.isDeleted()) {
             boolean newerThanDelete = remoteTime != null && remoteTime.isAfter(contact.deletedAt());

@@ -5,18 +5,21 @@ import java.util.Map;
 
 import dev.crmsync.CrmContactSync;
 import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.sim.salesforce.SalesforceSimulator;
 import org.springframework.boot.SpringApplication;
 
 /**
  * The sandbox, started by {@code mvn spring-boot:test-run}: the service on its embedded H2 database
  * with generated credentials, and the CRM simulators running, seeded and wired in, so a newcomer sees
  * contacts move. crm1 and crm2 are generic REST CRMs; four people are in both, with differently
- * shaped records, and are matched by email.
+ * shaped records, and are matched by email. The Salesforce simulator holds six of crm1's people as
+ * Contacts and three more as Leads.
  */
 public final class Sandbox {
 
     static final int CRM1_PORT = 8091;
     static final int CRM2_PORT = 8092;
+    static final int SALESFORCE_PORT = 8093;
 
     private Sandbox() {
     }
@@ -28,12 +31,22 @@ public final class Sandbox {
         for (int i = 4; i < 10; i++) {
             crm2.seed(crm2Shape(GenericCrmSimulator.demoContact(i)));
         }
+        SalesforceSimulator salesforce = SalesforceSimulator.builder().port(SALESFORCE_PORT).build().start();
+        salesforce.seedDemo(6);
         wire("crm1", crm1);
         wire("crm2", crm2);
+        String sf = "crmsync.providers.salesforce.";
+        System.setProperty(sf + "enabled", "true");
+        System.setProperty(sf + "login-url", salesforce.baseUrl());
+        System.setProperty(sf + "client-id", salesforce.clientId());
+        System.setProperty(sf + "client-secret", salesforce.clientSecret());
+        System.setProperty(sf + "username", salesforce.username());
+        System.setProperty(sf + "password", salesforce.password());
         SpringApplication.from(CrmContactSync::main).withAdditionalProfiles("sandbox").run(args);
-        System.out.printf("%n  Sandbox CRMs: crm1 at %s (token %s), crm2 at %s (token %s)%n"
-                        + "  Edit a record there (PATCH %s/api/contacts/c-000001) and watch it reach the other and the API.%n%n",
-                crm1.baseUrl(), crm1.token(), crm2.baseUrl(), crm2.token(), crm1.baseUrl());
+        System.out.printf("%n  Sandbox CRMs: crm1 at %s (token %s), crm2 at %s (token %s), Salesforce at %s (%s)%n"
+                        + "  Edit a record there (PATCH %s/api/contacts/c-000001) and watch it reach the others and the API.%n%n",
+                crm1.baseUrl(), crm1.token(), crm2.baseUrl(), crm2.token(), salesforce.baseUrl(),
+                salesforce.baseUrl() + "/__sim/stats", crm1.baseUrl());
     }
 
     private static void wire(String name, GenericCrmSimulator crm) {

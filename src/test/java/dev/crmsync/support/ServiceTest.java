@@ -18,7 +18,9 @@ import org.springframework.boot.test.context.SpringBootTest;
         "crmsync.admin.password=" + ServiceTest.ADMIN_PASSWORD,
         "spring.datasource.url=jdbc:h2:mem:crmsync-${random.uuid};MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;"
                 + "DEFAULT_NULL_ORDERING=HIGH;DB_CLOSE_DELAY=-1",
-        "logging.level.root=WARN"})
+        "logging.level.root=WARN",
+        // a test class's simulators stop before its service: do not wait out retries against them
+        "camel.main.shutdown-timeout=5"})
 public @interface ServiceTest {
     String API_KEY = "test-api-key-0123456789";
     String ADMIN_PASSWORD = "test-admin-password-0123";

@@ -36,8 +36,8 @@ import org.apache.camel.util.ObjectHelper;
 /**
  * A Salesforce org through Camel's own camel-salesforce component (registered under the provider's
  * name): polls with SOQL {@code queryAll} on a (SystemModstamp, Id) keyset, so deletions come with
- * the changes; writes through sObject Collections, 200 records a call. A spent daily API limit
- * pauses the provider instead of spending retries.
+ * the changes; writes through sObject Collections, 200 records a call, after one query for the
+ * people Salesforce already has. A spent daily API limit pauses the provider instead of spending retries.
  */
 public class SalesforceClient implements CrmClient {
 
@@ -105,9 +105,7 @@ public class SalesforceClient implements CrmClient {
     @Override
     public Page changedSince(String objectType, Instant since, String afterId, int limit) {
         String sObject = properties.sObject(objectType);
-        Set<String> fields = new java.util.LinkedHashSet<>(List.of("Id", "IsDeleted", "SystemModstamp"));
-        fields.addAll(mappings.get(name + "-" + objectType).remoteProperties());
-        StringBuilder soql = new StringBuilder("SELECT ").append(String.join(", ", fields)).append(" FROM ").append(sObject);
+        StringBuilder soql = new StringBuilder("SELECT ").append(fields(objectType)).append(" FROM ").append(sObject);
         if (since != null) {
             String at = SOQL_TIME.format(since.truncatedTo(ChronoUnit.SECONDS));
             soql.append(afterId == null ? " WHERE SystemModstamp >= " + at
@@ -136,16 +134,21 @@ public class SalesforceClient implements CrmClient {
             return;
         }
         pauses.check(name);
+        // Salesforce allows duplicates: a person it already has (imported before the hub knew them, or
+        // created by a try whose answer was lost) is linked and merged, not created again; one query per 200
+        for (List<Delivery> chunk : chunks(pending.stream().filter(d -> d.getOperation().equals("create")).toList())) {
+            existing(chunk).forEach((delivery, record) -> delivery.found(record.get("Id").asText(), record));
+        }
         List<Delivery> creates = new ArrayList<>();
         List<Delivery> updates = new ArrayList<>();
         List<Delivery> deletes = new ArrayList<>();
-        Map<Delivery, String> adopted = adoptExisting(pending.stream()
-                .filter(d -> d.getOperation().equals("create") && d.isRetried()).toList());
         for (Delivery delivery : pending) {
-            switch (delivery.getOperation()) {
-                case "create" -> (adopted.containsKey(delivery) ? updates : creates).add(delivery);
-                case "update" -> updates.add(delivery);
-                default -> deletes.add(delivery);
+            if (delivery.isPending()) {
+                switch (delivery.getOperation()) {
+                    case "create" -> creates.add(delivery);
+                    case "update" -> updates.add(delivery);
+                    default -> deletes.add(delivery);
+                }
             }
         }
         for (List<Delivery> chunk : chunks(creates)) {
@@ -161,15 +164,14 @@ public class SalesforceClient implements CrmClient {
             }
         }
         for (List<Delivery> chunk : chunks(updates)) {
-            List<Map<String, Object>> records = chunk.stream()
-                    .map(d -> record(d, adopted.getOrDefault(d, d.getExternalId()))).toList();
+            List<Map<String, Object>> records = chunk.stream().map(d -> record(d, d.getExternalId())).toList();
             List<SaveSObjectResult> results = collection("compositeUpdateSObjectCollections", records);
             for (int i = 0; i < chunk.size(); i++) {
                 Delivery delivery = chunk.get(i);
                 SaveSObjectResult result = results.get(i);
                 if (Boolean.TRUE.equals(result.getSuccess())) {
-                    delivery.sent(result.getId(), null, adopted.containsKey(delivery));
-                } else if (!adopted.containsKey(delivery) && gone(result.getErrors())) {
+                    delivery.sent(result.getId(), null, false);
+                } else if (gone(result.getErrors())) {
                     delivery.gone();
                 } else {
                     delivery.failedInBatch(refusal("update", result.getErrors()));
@@ -196,10 +198,9 @@ public class SalesforceClient implements CrmClient {
     @Override
     public void create(Delivery delivery) {
         pauses.check(name);
-        String existing = delivery.isRetried() ? adoptExisting(List.of(delivery)).get(delivery) : null;
+        JsonNode existing = existing(List.of(delivery)).get(delivery);
         if (existing != null) {
-            updateOne(delivery, existing);
-            delivery.sent(existing, null, true);
+            delivery.found(existing.get("Id").asText(), existing);
             return;
         }
         JsonNode reply = read(call("create", "salesforce:createSObject?rawPayload=true&sObjectName="
@@ -241,30 +242,33 @@ public class SalesforceClient implements CrmClient {
                 + properties.sObject(delivery.getObjectType())), delivery.getPayload().toString(), "sObjectId", id));
     }
 
-    /**
-     * Of creates that may have reached Salesforce before their answer was lost: the ids of the
-     * records that already carry their email, found with one query per object.
-     */
-    private Map<Delivery, String> adoptExisting(List<Delivery> retried) {
-        Map<Delivery, String> found = new HashMap<>();
-        Map<String, List<Delivery>> byObject = retried.stream().filter(d -> d.getEmail() != null)
+    /** Of creates, the live records that already carry their email: one query per object. */
+    private Map<Delivery, JsonNode> existing(List<Delivery> creates) {
+        Map<Delivery, JsonNode> found = new HashMap<>();
+        Map<String, List<Delivery>> byObject = creates.stream().filter(d -> d.getEmail() != null)
                 .collect(Collectors.groupingBy(Delivery::getObjectType));
         byObject.forEach((objectType, deliveries) -> {
             String emails = deliveries.stream().map(d -> "'" + soqlText(d.getEmail()) + "'").distinct()
                     .collect(Collectors.joining(", "));
-            JsonNode page = read(call("find-by-email", "salesforce:query?rawPayload=true", "SELECT Id, Email FROM "
-                    + properties.sObject(objectType) + " WHERE Email IN (" + emails + ") ORDER BY Id", String.class));
-            Map<String, String> ids = new HashMap<>();
-            page.path("records").forEach(r -> ids.putIfAbsent(r.path("Email").asText().toLowerCase(Locale.ROOT),
-                    r.get("Id").asText()));
+            JsonNode page = read(call("find-by-email", "salesforce:query?rawPayload=true", "SELECT " + fields(objectType)
+                    + " FROM " + properties.sObject(objectType) + " WHERE Email IN (" + emails + ") ORDER BY Id", String.class));
+            Map<String, JsonNode> byEmail = new HashMap<>();
+            page.path("records").forEach(r -> byEmail.putIfAbsent(r.path("Email").asText().toLowerCase(Locale.ROOT), r));
             deliveries.forEach(d -> {
-                String id = ids.get(d.getEmail().toLowerCase(Locale.ROOT));
-                if (id != null) {
-                    found.put(d, id);
+                JsonNode record = byEmail.get(d.getEmail().toLowerCase(Locale.ROOT));
+                if (record != null) {
+                    found.put(d, record);
                 }
             });
         });
         return found;
+    }
+
+    /** The fields a read asks for: the keyset's, and those the object's mapping reads. */
+    private String fields(String objectType) {
+        Set<String> fields = new java.util.LinkedHashSet<>(List.of("Id", "IsDeleted", "SystemModstamp"));
+        fields.addAll(mappings.get(name + "-" + objectType).remoteProperties());
+        return String.join(", ", fields);
     }
 
     private Map<String, Object> record(Delivery delivery, String id) {

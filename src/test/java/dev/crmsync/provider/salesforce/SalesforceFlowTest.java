@@ -175,6 +175,24 @@ class SalesforceFlowTest {
     }
 
     @Test
+    void aPersonSalesforceAlreadyHasIsLinkedAndMergedNotCreatedAgain() throws Exception {
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        String email = email("known");
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Known", "Email", email.toUpperCase(), "Title", "CEO")));
+
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Known\","
+                + "\"phone\":\"+14155550100\"}").json().get("id").asText();
+
+        // each side keeps what the other lacked: Salesforce's title reaches the hub, the hub's phone Salesforce
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(SF.find(CONTACT, sfId).orElseThrow()).containsEntry("Phone", "+14155550100").containsEntry("Title", "CEO");
+            assertThat(api.get("/api/contacts/" + hubId).json().get("title").asText()).isEqualTo("CEO");
+        });
+        assertThat(SF.live(CONTACT)).filteredOn(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).hasSize(1);
+        assertThat(links(hubId)).contains("salesforce:contact:" + sfId);
+    }
+
+    @Test
     @Order(Integer.MAX_VALUE) // last: its 5,000 deliveries to crm1 would slow the tests after it
     void fiveThousandRecordsAcrossPagesSharingTimestampsArriveExactlyOnce() throws Exception {
         // a stopped clock that moves a second every 700 records: the page boundaries (2,000 and 4,000)
