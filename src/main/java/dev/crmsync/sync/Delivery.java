@@ -14,7 +14,7 @@ public class Delivery {
 
     private final long outboxId;
     private final String system;
-    private final String objectType;
+    private String objectType;
     private final String contactId;
     private final long contactVersion;
     private final String operation;
@@ -117,8 +117,9 @@ public class Delivery {
      * written; the record is linked and goes through the engine's merge like a polled one, so neither
      * side's values are lost to the other's.
      */
-    public void found(String externalId, JsonNode record) {
+    public void found(String externalId, String objectType, JsonNode record) {
         this.externalId = externalId;
+        this.objectType = objectType;
         this.reply = record;
         this.found = true;
         this.sent = true;

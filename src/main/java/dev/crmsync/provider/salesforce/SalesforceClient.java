@@ -36,7 +36,7 @@ import org.apache.camel.util.ObjectHelper;
 /**
  * A Salesforce org through Camel's own camel-salesforce component (registered under the provider's
  * name): polls with SOQL {@code queryAll} on a (SystemModstamp, Id) keyset, so deletions come with
- * the changes; writes through sObject Collections, 200 records a call, after one query for the
+ * the changes; writes through sObject Collections, 200 records a call, after a query per object for the
  * people Salesforce already has. A spent daily API limit pauses the provider instead of spending retries.
  */
 public class SalesforceClient implements CrmClient {
@@ -135,9 +135,9 @@ public class SalesforceClient implements CrmClient {
         }
         pauses.check(name);
         // Salesforce allows duplicates: a person it already has (imported before the hub knew them, or
-        // created by a try whose answer was lost) is linked and merged, not created again; one query per 200
+        // created by a try whose answer was lost) is linked and merged, not created again
         for (List<Delivery> chunk : chunks(pending.stream().filter(d -> d.getOperation().equals("create")).toList())) {
-            existing(chunk).forEach((delivery, record) -> delivery.found(record.get("Id").asText(), record));
+            findExisting(chunk);
         }
         List<Delivery> creates = new ArrayList<>();
         List<Delivery> updates = new ArrayList<>();
@@ -198,9 +198,8 @@ public class SalesforceClient implements CrmClient {
     @Override
     public void create(Delivery delivery) {
         pauses.check(name);
-        JsonNode existing = existing(List.of(delivery)).get(delivery);
-        if (existing != null) {
-            delivery.found(existing.get("Id").asText(), existing);
+        findExisting(List.of(delivery));
+        if (delivery.isFound()) {
             return;
         }
         JsonNode reply = read(call("create", "salesforce:createSObject?rawPayload=true&sObjectName="
@@ -242,26 +241,33 @@ public class SalesforceClient implements CrmClient {
                 + properties.sObject(delivery.getObjectType())), delivery.getPayload().toString(), "sObjectId", id));
     }
 
-    /** Of creates, the live records that already carry their email: one query per object. */
-    private Map<Delivery, JsonNode> existing(List<Delivery> creates) {
-        Map<Delivery, JsonNode> found = new HashMap<>();
-        Map<String, List<Delivery>> byObject = creates.stream().filter(d -> d.getEmail() != null)
-                .collect(Collectors.groupingBy(Delivery::getObjectType));
-        byObject.forEach((objectType, deliveries) -> {
-            String emails = deliveries.stream().map(d -> "'" + soqlText(d.getEmail()) + "'").distinct()
+    /**
+     * Marks the creates whose person Salesforce already has, as any of its objects (a Contact, else
+     * a Lead), found: one query per object for the emails still unmatched.
+     */
+    private void findExisting(List<Delivery> creates) {
+        for (String objectType : objectTypes()) {
+            List<Delivery> open = creates.stream().filter(d -> d.getEmail() != null && d.isPending()).toList();
+            if (open.isEmpty()) {
+                return;
+            }
+            String emails = open.stream().map(d -> "'" + soqlText(d.getEmail()) + "'").distinct()
                     .collect(Collectors.joining(", "));
             JsonNode page = read(call("find-by-email", "salesforce:query?rawPayload=true", "SELECT " + fields(objectType)
                     + " FROM " + properties.sObject(objectType) + " WHERE Email IN (" + emails + ") ORDER BY Id", String.class));
             Map<String, JsonNode> byEmail = new HashMap<>();
             page.path("records").forEach(r -> byEmail.putIfAbsent(r.path("Email").asText().toLowerCase(Locale.ROOT), r));
-            deliveries.forEach(d -> {
-                JsonNode record = byEmail.get(d.getEmail().toLowerCase(Locale.ROOT));
+            for (Delivery delivery : open) {
+                JsonNode record = byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
                 if (record != null) {
-                    found.put(d, record);
+                    delivery.found(record.get("Id").asText(), objectType, record);
                 }
-            });
-        });
-        return found;
+            }
+        }
+    }
+
+    private List<String> objectTypes() {
+        return properties.objects().stream().map(o -> o.toLowerCase(Locale.ROOT)).toList();
     }
 
     /** The fields a read asks for: the keyset's, and those the object's mapping reads. */

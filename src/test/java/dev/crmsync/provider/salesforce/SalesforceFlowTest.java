@@ -190,6 +190,15 @@ class SalesforceFlowTest {
         });
         assertThat(SF.live(CONTACT)).filteredOn(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).hasSize(1);
         assertThat(links(hubId)).contains("salesforce:contact:" + sfId);
+
+        // one Salesforce holds as a Lead is linked to that Lead, not created as a Contact
+        camel.getRouteController().stopRoute("salesforce-lead-poll");
+        String leadEmail = email("known-lead");
+        String leadId = id(SF.seed(LEAD, Map.of("LastName", "Lead", "Email", leadEmail, "Company", "Acme")));
+        String leadHubId = api.post("/api/contacts", "{\"email\":\"" + leadEmail + "\",\"lastName\":\"Lead\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(leadHubId).contains("salesforce:lead:" + leadId));
+        assertThat(SF.live(CONTACT)).noneMatch(r -> leadEmail.equalsIgnoreCase(String.valueOf(r.get("Email"))));
     }
 
     @Test
