@@ -25,15 +25,20 @@ public final class RollingWindow {
 
     /** Changes the limit; hits already counted stay counted. */
     public synchronized RollingWindow limit(int max, Duration interval) {
-        if (max < 1) {
-            throw new IllegalArgumentException("a rolling window needs a limit of 1 or more, not " + max);
-        }
-        if (interval.isNegative() || interval.isZero()) {
-            throw new IllegalArgumentException("a rolling window needs a positive interval, not " + interval);
-        }
+        check(max, interval);
         this.max = max;
         this.intervalMillis = interval.toMillis();
         return this;
+    }
+
+    /** Refuses a limit a window cannot have: fewer than 1 hit, or an interval not positive. */
+    public static void check(int max, Duration interval) {
+        if (max < 1) {
+            throw new IllegalArgumentException("a rolling window needs a limit of 1 or more, not " + max);
+        }
+        if (interval == null || interval.isNegative() || interval.isZero()) {
+            throw new IllegalArgumentException("a rolling window needs a positive interval, not " + interval);
+        }
     }
 
     public synchronized int max() {
