@@ -765,11 +765,19 @@ public final class HubSpotSimulator implements AutoCloseable {
         return contact;
     }
 
-    /** Creates a contact as a person in HubSpot's screens would: the rules apply and webhooks go out. */
+    /**
+     * Creates a contact as a person in HubSpot's screens would: the rules apply and webhooks go out.
+     *
+     * @throws IllegalArgumentException for a server-owned property, a bad value or a taken email
+     */
     public Map<String, Object> create(Map<String, ?> properties) {
         Map<String, String> values = helperValues(properties);
         synchronized (lock) {
-            return view(insert(values, CRM_UI), null);
+            try {
+                return view(insert(values, CRM_UI), null);
+            } catch (Refused e) {
+                throw javaException(e);
+            }
         }
     }
 
@@ -1010,7 +1018,7 @@ public final class HubSpotSimulator implements AutoCloseable {
         Stored updated = new Stored(current.id(), Collections.unmodifiableMap(properties), current.createdAt(), now,
                 null, null);
         put(updated);
-        changed.forEach((name, value) -> webhooks.propertyChange(updated.id(), now.toEpochMilli(), source, name, value));
+        webhooks.propertyChanges(updated.id(), now.toEpochMilli(), source, changed);
         return updated;
     }
 
@@ -1050,8 +1058,7 @@ public final class HubSpotSimulator implements AutoCloseable {
         Stored survivor = new Stored(primary.id(), Collections.unmodifiableMap(properties), primary.createdAt(), now,
                 null, null);
         put(survivor);
-        webhooks.merge(survivor.id(), List.of(merged.id()), moved.size(), now.toEpochMilli(), source);
-        moved.forEach((name, value) -> webhooks.propertyChange(survivor.id(), now.toEpochMilli(), source, name, value));
+        webhooks.merge(survivor.id(), List.of(merged.id()), moved, now.toEpochMilli(), source);
         return survivor;
     }
 

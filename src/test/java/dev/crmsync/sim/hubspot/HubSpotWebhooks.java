@@ -431,38 +431,47 @@ public final class HubSpotWebhooks {
 
     // ---------------------------------------------------------------- events (from the simulator, under its data lock)
 
-    void creation(long objectId, long occurredAt, String changeSource, Map<String, String> properties) {
+    // Each method queues all the events of one change at once, so the sender never splits a change
+    // across two deliveries.
+
+    synchronized void creation(long objectId, long occurredAt, String changeSource, Map<String, String> properties) {
         emit(CREATION, CREATION_SUBSCRIPTION, objectId, null, null, occurredAt, changeSource, null);
         if (propertyChangesOnCreate) {
-            properties.forEach((name, value) -> propertyChange(objectId, occurredAt, changeSource, name, value));
+            propertyChanges(objectId, occurredAt, changeSource, properties);
         }
     }
 
-    void propertyChange(long objectId, long occurredAt, String changeSource, String property, String value) {
-        if (!subscribedProperties.isEmpty() && !subscribedProperties.contains(property)) {
-            return;
-        }
-        long subscription = propertySubscriptions.computeIfAbsent(property,
-                p -> nextPropertySubscription.getAndIncrement());
-        emit(PROPERTY_CHANGE, subscription, objectId, property, value == null ? "" : value, occurredAt, changeSource,
-                null);
+    /** One event per property, {@code null} values (cleared) sent as {@code ""}. */
+    synchronized void propertyChanges(long objectId, long occurredAt, String changeSource,
+                                      Map<String, String> changed) {
+        changed.forEach((property, value) -> {
+            if (subscribedProperties.isEmpty() || subscribedProperties.contains(property)) {
+                long subscription = propertySubscriptions.computeIfAbsent(property,
+                        p -> nextPropertySubscription.getAndIncrement());
+                emit(PROPERTY_CHANGE, subscription, objectId, property, value == null ? "" : value, occurredAt,
+                        changeSource, null);
+            }
+        });
     }
 
-    void deletion(long objectId, long occurredAt, String changeSource) {
+    synchronized void deletion(long objectId, long occurredAt, String changeSource) {
         emit(DELETION, DELETION_SUBSCRIPTION, objectId, null, null, occurredAt, changeSource, null);
     }
 
-    void restore(long objectId, long occurredAt, String changeSource) {
+    synchronized void restore(long objectId, long occurredAt, String changeSource) {
         emit(RESTORE, RESTORE_SUBSCRIPTION, objectId, null, null, occurredAt, changeSource, null);
     }
 
-    void merge(long survivorId, List<Long> mergedIds, int propertiesMoved, long occurredAt, String changeSource) {
+    /** The merge event, then a property change on the survivor per value moved into it. */
+    synchronized void merge(long survivorId, List<Long> mergedIds, Map<String, String> moved, long occurredAt,
+                            String changeSource) {
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("primaryObjectId", survivorId);
         extra.put("mergedObjectIds", List.copyOf(mergedIds));
         extra.put("newObjectId", survivorId);
-        extra.put("numberOfPropertiesMoved", propertiesMoved);
+        extra.put("numberOfPropertiesMoved", moved.size());
         emit(MERGE, MERGE_SUBSCRIPTION, survivorId, null, null, occurredAt, changeSource, extra);
+        propertyChanges(survivorId, occurredAt, changeSource, moved);
     }
 
     private synchronized void emit(String type, long subscription, long objectId, String property, String value,
