@@ -23,6 +23,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.stream.IntStream;
 
 import javax.crypto.Mac;
@@ -189,9 +191,11 @@ class HubSpotSimulatorTest {
         }
 
         private final HttpServer server;
+        private final ExecutorService threads = Executors.newCachedThreadPool();
         private final List<Received> received = new ArrayList<>();
         private final Deque<Integer> statuses = new ArrayDeque<>();
         private int otherwise = 204;
+        private Duration stallFirst = Duration.ZERO;
 
         Receiver() {
             try {
@@ -199,23 +203,38 @@ class HubSpotSimulatorTest {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+            server.setExecutor(threads);
             server.createContext("/", exchange -> {
                 try (InputStream in = exchange.getRequestBody()) {
                     Map<String, String> headers = new LinkedHashMap<>();
                     exchange.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(), v.get(0)));
                     int status;
+                    Duration stall;
                     synchronized (this) {
                         received.add(new Received(exchange.getRequestMethod(),
                                 exchange.getRequestURI().toString(), headers,
                                 new String(in.readAllBytes(), StandardCharsets.UTF_8), System.nanoTime()));
                         status = statuses.isEmpty() ? otherwise : statuses.removeFirst();
+                        stall = stallFirst;
+                        stallFirst = Duration.ZERO;
+                    }
+                    if (!stall.isZero()) {
+                        Thread.sleep(stall.toMillis());
                     }
                     exchange.sendResponseHeaders(status, -1);
+                } catch (IOException | InterruptedException e) {
+                    // The sender gave up waiting; nothing to answer.
                 } finally {
                     exchange.close();
                 }
             });
             server.start();
+        }
+
+        /** Holds the answer to the next request this long. */
+        synchronized Receiver stallFirst(Duration stall) {
+            stallFirst = stall;
+            return this;
         }
 
         /** The URL the simulator is given, with a query so the signed URI is the full one. */
@@ -249,6 +268,7 @@ class HubSpotSimulatorTest {
         @Override
         public void close() {
             server.stop(0);
+            threads.shutdownNow();
         }
     }
 
@@ -935,6 +955,20 @@ class HubSpotSimulatorTest {
     }
 
     @Test
+    void aReceiverThatDoesNotAnswerWithinTheTimeoutIsRetried() {
+        hs.webhooks().timeout(Duration.ofMillis(100));
+        Receiver receiver = receiver().stallFirst(Duration.ofMillis(500));
+        create("email", "ada@example.com");
+        awaitWebhooks();
+
+        assertThat(hs.webhooks().deliveries()).extracting(HubSpotWebhooks.Delivery::status)
+                .containsExactly(HubSpotWebhooks.TIMED_OUT, 204);
+        assertThat(receiver.received()).extracting(r -> r.json().get(0).get("attemptNumber").asInt())
+                .containsExactly(0, 1);
+        assertThat(hs.webhooks().delivered()).isEqualTo(2);
+    }
+
+    @Test
     void anUnreachableTargetIsRetriedAndTheRetryGoesToTheTargetSetMeanwhile() throws Exception {
         int closedPort;
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -1061,6 +1095,25 @@ class HubSpotSimulatorTest {
         error(api.post(CONTACTS + "/merge", json(Map.of("primaryObjectId", ada, "objectIdToMerge", dup))), 404,
                 "OBJECT_NOT_FOUND");
         assertThatThrownBy(() -> hs.restore(dup)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aMergeOverTheControlEndpointIsAPersonMergingInHubSpot() {
+        String ada = create("email", "ada@example.com");
+        String dup = create("email", "ada.l@example.com", "phone", "+14155552671");
+        Http control = new Http(hs.port());
+
+        JsonNode survivor = ok(control.post("/__sim/merge", json(Map.of("primaryId", ada, "mergedId", dup))), 200);
+
+        assertThat(survivor.get("id").asText()).isEqualTo(ada);
+        assertThat(survivor.get("properties").get("phone").asText()).isEqualTo("+14155552671");
+        HubSpotWebhooks.Event merge = hs.webhooks().events().stream()
+                .filter(e -> e.subscriptionType().equals(HubSpotWebhooks.MERGE)).findFirst().orElseThrow();
+        assertThat(merge.changeSource()).isEqualTo("CRM_UI");
+        assertThat(merge.json(0).get("mergedObjectIds")).isEqualTo(List.of(Long.parseLong(dup)));
+        assertThat(control.post("/__sim/merge", json(Map.of("primaryId", ada, "mergedId", dup))).status())
+                .isEqualTo(404);
+        assertThat(control.post("/__sim/merge", json(Map.of("primaryId", ada))).status()).isEqualTo(400);
     }
 
     @Test
