@@ -1386,7 +1386,10 @@ public final class HubSpotSimulator implements AutoCloseable {
             if (archived) {
                 link.append("&archived=true");
             }
-            body.put("paging", Map.of("next", Map.of("after", next, "link", link.toString())));
+            Map<String, Object> nextPage = new LinkedHashMap<>();
+            nextPage.put("after", next);
+            nextPage.put("link", link.toString());
+            body.put("paging", Map.of("next", nextPage));
         }
         return Reply.json(200, body);
     }
