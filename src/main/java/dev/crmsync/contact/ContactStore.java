@@ -79,6 +79,10 @@ public class ContactStore {
 
     /** Live contacts other than {@code id} with the same first name, last name and company: possible duplicates. */
     public List<String> findLiveIdsByNameAndCompany(String id, String firstName, String lastName, String company) {
+        if (firstName == null || lastName == null || company == null) {
+            // the key of such a contact is null, and a comparison with null makes H2 scan every contact
+            return List.of();
+        }
         return jdbc.queryForList("SELECT id FROM contact WHERE name_key = " + NAME_KEY + " AND deleted_at IS NULL AND id <> :id",
                 new MapSqlParameterSource().addValue("id", id).addValue("firstName", firstName).addValue("lastName", lastName)
                         .addValue("company", company), String.class);
