@@ -2,6 +2,7 @@ package dev.crmsync.provider;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.sync.Delivery;
@@ -38,6 +39,14 @@ public interface CrmClient {
 
     /** Records of one object type changed at or after a position, deletions included, oldest first. */
     Page changedSince(String objectType, Instant since, String afterId, int limit);
+
+    /**
+     * The current records of the ids a webhook named, for systems whose webhooks carry ids only
+     * (HubSpot): keyed by id; an id the system no longer has is absent.
+     */
+    default Map<String, JsonNode> fetch(String objectType, List<String> ids) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no fetch: its webhooks carry records");
+    }
 
     /** A page of changed records and, when more follow, where the next page starts. */
     record Page(List<JsonNode> records, Instant nextSince, String nextAfterId) {

@@ -1,11 +1,16 @@
 package dev.crmsync.provider;
 
+import java.time.Clock;
 import java.util.Map;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.config.CrmSyncProperties;
+import dev.crmsync.sync.Inbox;
 import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.hubspot.HubSpotClient;
+import dev.crmsync.provider.hubspot.HubSpotProviderProperties;
+import dev.crmsync.provider.hubspot.HubSpotWebhookIntake;
 import dev.crmsync.provider.rest.RestCrmClient;
 import dev.crmsync.provider.rest.RestProviderProperties;
 import dev.crmsync.provider.salesforce.SalesforceClient;
@@ -23,11 +28,13 @@ import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.context.EnvironmentAware;
 import org.springframework.core.env.Environment;
 import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Registers a {@code <name>Client} bean for every {@code crmsync.providers.<name>}, by its type, so a
  * provider's routes name their client as a template parameter and adding one is configuration only.
- * A Salesforce provider also gets its own camel-salesforce component, named like the provider.
+ * A Salesforce provider also gets its own camel-salesforce component, named like the provider; a
+ * HubSpot provider its webhook intake, {@code <name>Webhooks}.
  */
 @Component
 public class ProviderClients implements BeanDefinitionRegistryPostProcessor, EnvironmentAware {
@@ -77,7 +84,15 @@ public class ProviderClients implements BeanDefinitionRegistryPostProcessor, Env
                             beans.getBean(Mappings.class), beans.getBean(ProviderPauses.class), beans.getBean(ObjectMapper.class),
                             beans.getBean(MeterRegistry.class), camel));
                 }
-                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce");
+                case "hubspot" -> {
+                    HubSpotProviderProperties properties = binder.bind(prefix, HubSpotProviderProperties.class).get();
+                    register(registry, name + "Client", HubSpotClient.class, () -> new HubSpotClient(name, properties,
+                            beans.getBean(Mappings.class), beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class)));
+                    register(registry, name + "Webhooks", HubSpotWebhookIntake.class, () -> new HubSpotWebhookIntake(name,
+                            properties, beans.getBean(Inbox.class), beans.getBean(TransactionTemplate.class),
+                            beans.getBean(ObjectMapper.class), beans.getBean(Clock.class), beans.getBean(MeterRegistry.class)));
+                }
+                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce, hubspot");
             }
         });
     }

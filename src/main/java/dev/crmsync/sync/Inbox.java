@@ -80,6 +80,14 @@ public class Inbox {
                 .stream().anyMatch(state -> !state.equals("done"));
     }
 
+    /** A change that named an id only now holds the record it stands for. */
+    @Transactional
+    public void resolve(long id, String operation, String payload, Instant remoteModifiedAt) {
+        jdbc.update("UPDATE inbox SET operation = :operation, payload = :payload, remote_modified_at = :modified WHERE id = :id",
+                new MapSqlParameterSource("id", id).addValue("operation", operation).addValue("payload", payload)
+                        .addValue("modified", Links.at(remoteModifiedAt)));
+    }
+
     /** Marks a change applied; called inside the transaction that applied it. */
     public void done(long id) {
         jdbc.update("UPDATE inbox SET state = 'done', processed_at = :now, last_error = NULL WHERE id = :id",

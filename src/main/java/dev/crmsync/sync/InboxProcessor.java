@@ -2,17 +2,25 @@ package dev.crmsync.sync;
 
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.CrmClient;
 import dev.crmsync.sync.Inbox.Change;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.dao.ConcurrencyFailureException;
@@ -32,19 +40,23 @@ public class InboxProcessor implements DisposableBean {
     private final Inbox inbox;
     private final SyncEngine engine;
     private final DeadLetters deadLetters;
+    private final BeanFactory beans;
+    private final Mappings mappings;
     private final int batchSize;
     private final int maxAttempts;
     private final Duration lease;
     private final ExecutorService workers;
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
-    public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters,
+    public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, BeanFactory beans, Mappings mappings,
                           @Value("${crmsync.sync.batch-size:500}") int batchSize,
                           @Value("${crmsync.sync.workers:4}") int workers,
                           @Value("${crmsync.sync.max-attempts:5}") int maxAttempts,
                           @Value("${crmsync.sync.claim-lease:PT5M}") Duration lease) {
         this.inbox = inbox;
         this.engine = engine;
+        this.beans = beans;
+        this.mappings = mappings;
         this.deadLetters = deadLetters;
         this.batchSize = batchSize;
         this.maxAttempts = maxAttempts;
@@ -68,7 +80,7 @@ public class InboxProcessor implements DisposableBean {
     }
 
     public int processBatch() throws Exception {
-        List<Change> batch = inbox.claim(batchSize, worker, lease);
+        List<Change> batch = resolveFetches(inbox.claim(batchSize, worker, lease));
         Map<String, List<Change>> byRecord = new LinkedHashMap<>();
         batch.forEach(change -> byRecord.computeIfAbsent(change.recordKey(), key -> new ArrayList<>()).add(change));
         List<Future<Integer>> running = new ArrayList<>();
@@ -106,6 +118,54 @@ public class InboxProcessor implements DisposableBean {
             }
         }
         return applied;
+    }
+
+    /**
+     * Webhook changes that name an id only (HubSpot's) become the record as it is now, read for all
+     * of a batch at once (a burst of events is a few batch reads). An id the system no longer has is
+     * done: its deletion or merge arrives as an event of its own.
+     */
+    private List<Change> resolveFetches(List<Change> batch) {
+        Map<String, List<Change>> fetches = new LinkedHashMap<>();
+        batch.stream().filter(change -> change.operation().equals("fetch"))
+                .forEach(change -> fetches.computeIfAbsent(change.sourceSystem() + "-" + change.objectType(),
+                        key -> new ArrayList<>()).add(change));
+        if (fetches.isEmpty()) {
+            return batch;
+        }
+        Map<Long, Optional<Change>> resolved = new HashMap<>();
+        fetches.forEach((mappingName, changes) -> {
+            Change first = changes.get(0);
+            try {
+                Map<String, JsonNode> records = beans.getBean(first.sourceSystem() + "Client", CrmClient.class)
+                        .fetch(first.objectType(), changes.stream().map(Change::externalId).distinct().toList());
+                Mapping mapping = mappings.get(mappingName);
+                for (Change change : changes) {
+                    JsonNode record = records.get(change.externalId());
+                    if (record == null) {
+                        inbox.done(change.id());
+                        resolved.put(change.id(), Optional.empty());
+                        continue;
+                    }
+                    Instant modified = mapping.toCanonical(record).modifiedAt();
+                    inbox.resolve(change.id(), "update", record.toString(), modified);
+                    resolved.put(change.id(), Optional.of(new Change(change.id(), change.sourceSystem(), change.objectType(),
+                            change.externalId(), "update", record.toString(), modified, change.attempts())));
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("Reading {} records named by webhooks failed, retried later: {}", first.sourceSystem(), e.toString());
+                for (Change change : changes) {
+                    boolean retry = change.attempts() < maxAttempts;
+                    inbox.failed(change.id(), String.valueOf(e.getMessage()), retry);
+                    if (!retry) {
+                        deadLetters.recordInbox(change, e);
+                    }
+                    resolved.put(change.id(), Optional.empty());
+                }
+            }
+        });
+        return batch.stream().map(change -> resolved.getOrDefault(change.id(), Optional.of(change)))
+                .flatMap(Optional::stream).toList();
     }
 
     /** Two records of one person arriving at once race for the same email; the loser matches the winner on retry. */

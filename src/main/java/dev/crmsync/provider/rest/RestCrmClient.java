@@ -1,13 +1,7 @@
 package dev.crmsync.provider.rest;
 
-import java.io.IOException;
-import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,11 +9,11 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.JsonHttp;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Delivery;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -33,22 +27,14 @@ public class RestCrmClient implements CrmClient {
 
     private static final Pattern VARIABLE = Pattern.compile("\\{(\\w+)}");
 
-    private final String name;
     private final RestProviderProperties properties;
-    private final ObjectMapper json;
-    private final MeterRegistry meters;
-    private final HttpClient http;
+    private final JsonHttp http;
 
     public RestCrmClient(String name, RestProviderProperties properties, ObjectMapper json, MeterRegistry meters) {
-        if (properties.baseUrl() == null || properties.baseUrl().isBlank()) {
-            throw new IllegalStateException("crmsync.providers." + name + ".base-url is not set");
-        }
-        this.name = name;
         this.properties = properties;
-        this.json = json;
-        this.meters = meters;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(properties.timeout()).build();
+        this.http = new JsonHttp(name, properties.baseUrl(), properties.timeout(),
+                java.util.Collections.singletonMap(properties.authHeader(), properties.authValue()), json, meters,
+                JsonHttp::retryAfterHeader);
     }
 
     /**
@@ -120,46 +106,7 @@ public class RestCrmClient implements CrmClient {
     }
 
     private JsonNode send(String method, String path, JsonNode body, String operation) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(properties.baseUrl() + path))
-                .timeout(properties.timeout())
-                .header("Accept", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body.toString()));
-        if (body != null) {
-            request.header("Content-Type", "application/json");
-        }
-        if (properties.authValue() != null && !properties.authValue().isBlank()) {
-            request.header(properties.authHeader(), properties.authValue());
-        }
-        meters.counter("crmsync.provider.calls", "system", name, "operation", operation).increment();
-        HttpResponse<String> response;
-        try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new RemoteCallException(name + " " + method + " " + path + " got no answer: " + e, 0, null, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RemoteCallException(name + " call interrupted", 0, null, e);
-        }
-        int status = response.statusCode();
-        if (status >= 300) {
-            Duration retryAfter = response.headers().firstValue("Retry-After").map(RestCrmClient::seconds).orElse(null);
-            throw new RemoteCallException(name + " answered " + status + " to " + method + " " + path + ": "
-                    + abbreviate(response.body()), status, retryAfter, null);
-        }
-        try {
-            return response.body() == null || response.body().isBlank() ? json.createObjectNode() : json.readTree(response.body());
-        } catch (JsonProcessingException e) {
-            throw new RemoteCallException(name + " answered " + status + " with a body that is not JSON", status, null, e);
-        }
-    }
-
-    private static Duration seconds(String value) {
-        try {
-            return Duration.ofSeconds(Long.parseLong(value.strip()));
-        } catch (NumberFormatException e) {
-            return null;
-        }
+        return http.send(method, path, body, operation).body();
     }
 
     /** Fills {name} variables, URL-encoded, and drops query parameters whose value came out empty. */
@@ -185,7 +132,4 @@ public class RestCrmClient implements CrmClient {
         return path.substring(0, query) + (kept.isEmpty() ? "" : "?" + String.join("&", kept));
     }
 
-    private static String abbreviate(String text) {
-        return text == null ? "" : text.length() > 500 ? text.substring(0, 500) + "..." : text;
-    }
 }

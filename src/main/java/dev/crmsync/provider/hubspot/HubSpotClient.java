@@ -1,0 +1,267 @@
+package dev.crmsync.provider.hubspot;
+
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.JsonHttp;
+import dev.crmsync.provider.RemoteCallException;
+import dev.crmsync.provider.RollingRateLimiter;
+import dev.crmsync.sync.Delivery;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/**
+ * HubSpot's CRM v3 contacts: writes through the batch endpoints (100 a call), reads changes with the
+ * search endpoint on {@code lastmodifieddate} (the fallback for missed webhooks) and the contacts
+ * webhooks name through batch reads. Every call waits its turn in the account's rate limit, so a
+ * burst is smoothed instead of answered with 429s.
+ */
+public class HubSpotClient implements CrmClient {
+
+    /** Largest batch input HubSpot takes. */
+    public static final int BATCH = 100;
+    /** Largest search page, and how deep a search can page before its lower bound must move. */
+    static final int SEARCH_PAGE = 200;
+    static final int SEARCH_CAP = 10_000;
+    private static final String CONTACTS = "/crm/v3/objects/contacts";
+    private static final Pattern EXISTING_ID = Pattern.compile("Existing ID: (\\d+)");
+
+    private final String name;
+    private final Mappings mappings;
+    private final ObjectMapper json;
+    private final JsonHttp http;
+    private final RollingRateLimiter limit;
+    private final RollingRateLimiter searchLimit;
+
+    public HubSpotClient(String name, HubSpotProviderProperties properties, Mappings mappings, ObjectMapper json,
+                         MeterRegistry meters) {
+        this.name = name;
+        this.mappings = mappings;
+        this.json = json;
+        this.http = new JsonHttp(name, properties.baseUrl(), properties.timeout(),
+                Map.of("Authorization", "Bearer " + (properties.accessToken() == null ? "" : properties.accessToken())),
+                json, meters, HubSpotClient::retryAfter);
+        this.limit = new RollingRateLimiter(properties.rateLimit(), properties.rateLimitInterval());
+        this.searchLimit = new RollingRateLimiter(properties.searchPerSecond(), Duration.ofSeconds(1));
+    }
+
+    /** HubSpot's 429 may carry no Retry-After: then the rate-limit interval it names is waited out. */
+    static Duration retryAfter(HttpResponse<String> response) {
+        Duration header = JsonHttp.retryAfterHeader(response);
+        if (header != null || response.statusCode() != 429) {
+            return header;
+        }
+        return response.headers().firstValue("X-HubSpot-RateLimit-Interval-Milliseconds")
+                .map(ms -> Duration.ofMillis(Long.parseLong(ms.strip()))).orElse(Duration.ofSeconds(10));
+    }
+
+    /**
+     * Contacts modified at or after {@code since}, oldest first. {@code afterId} is the search's own
+     * paging offset; before it would pass HubSpot's 10,000-result cap, the next page starts a new
+     * search from the last modification time reached (what it reads twice, the inbox drops).
+     */
+    @Override
+    public Page changedSince(String objectType, Instant since, String afterId, int limit) {
+        ObjectNode search = json.createObjectNode();
+        ArrayNode groups = search.putArray("filterGroups");
+        if (since != null) {
+            groups.addObject().putArray("filters").addObject().put("propertyName", "lastmodifieddate")
+                    .put("operator", "GTE").put("value", Long.toString(since.toEpochMilli()));
+        }
+        search.putArray("sorts").addObject().put("propertyName", "lastmodifieddate").put("direction", "ASCENDING");
+        properties(objectType).forEach(search.putArray("properties")::add);
+        int pageSize = Math.min(limit, SEARCH_PAGE);
+        search.put("limit", pageSize);
+        if (afterId != null) {
+            search.put("after", afterId);
+        }
+        JsonNode reply = call("POST", CONTACTS + "/search", search, "search", true);
+        List<JsonNode> records = new ArrayList<>();
+        reply.path("results").forEach(records::add);
+        JsonNode next = reply.at("/paging/next/after");
+        if (next.isMissingNode() || records.isEmpty()) {
+            return new Page(records, null, null);
+        }
+        Instant from = since == null ? Instant.EPOCH : since;
+        if (Integer.parseInt(next.asText()) + pageSize > SEARCH_CAP) {
+            Instant reached = Instant.parse(records.get(records.size() - 1).path("updatedAt").asText());
+            return new Page(records, reached.isAfter(from) ? reached : from, null);
+        }
+        return new Page(records, from, next.asText());
+    }
+
+    /**
+     * The current records of contacts a webhook named, 100 a call; an id HubSpot no longer has (archived,
+     * merged away) is absent from the answer.
+     */
+    @Override
+    public Map<String, JsonNode> fetch(String objectType, List<String> ids) {
+        Map<String, JsonNode> found = new HashMap<>();
+        for (int i = 0; i < ids.size(); i += BATCH) {
+            ObjectNode read = json.createObjectNode();
+            ArrayNode inputs = read.putArray("inputs");
+            ids.subList(i, Math.min(ids.size(), i + BATCH)).forEach(id -> inputs.addObject().put("id", id));
+            properties(objectType).forEach(read.putArray("properties")::add);
+            JsonNode reply = call("POST", CONTACTS + "/batch/read", read, "batch-read", false);
+            reply.path("results").forEach(record -> found.put(record.path("id").asText(), record));
+        }
+        return found;
+    }
+
+    /**
+     * A batch: creates after one batch read by email (HubSpot refuses a second contact with an email,
+     * and the person may be there already), then batch creates, updates and archives, 100 a call.
+     */
+    @Override
+    public void writeBatch(List<Delivery> batch) {
+        List<Delivery> pending = batch.stream().filter(Delivery::isPending).filter(d -> !d.hasBatchFailure()).toList();
+        List<Delivery> creates = pending.stream().filter(d -> d.getOperation().equals("create")).toList();
+        for (List<Delivery> chunk : chunks(creates)) {
+            findExisting(chunk);
+        }
+        for (List<Delivery> chunk : chunks(creates.stream().filter(Delivery::isPending).toList())) {
+            ObjectNode body = json.createObjectNode();
+            ArrayNode inputs = body.putArray("inputs");
+            chunk.forEach(d -> inputs.add(d.getPayload()));
+            JsonNode reply = call("POST", CONTACTS + "/batch/create", body, "batch-create", false);
+            Map<String, JsonNode> byEmail = new HashMap<>();
+            reply.path("results").forEach(r -> byEmail.put(r.at("/properties/email").asText().toLowerCase(Locale.ROOT), r));
+            for (Delivery delivery : chunk) {
+                JsonNode created = delivery.getEmail() == null ? null : byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
+                // one the batch refused is sent on its own: HubSpot's batch errors do not say which input
+                // failed, and its own answer does (a 409 there is linked instead)
+                if (created != null) {
+                    delivery.sent(created.path("id").asText(), created, false);
+                }
+            }
+        }
+        List<Delivery> updates = pending.stream().filter(d -> d.getOperation().equals("update")).toList();
+        for (List<Delivery> chunk : chunks(updates)) {
+            ObjectNode body = json.createObjectNode();
+            ArrayNode inputs = body.putArray("inputs");
+            chunk.forEach(d -> inputs.addObject().put("id", d.getExternalId()).set("properties", d.getPayload().path("properties")));
+            JsonNode reply = call("POST", CONTACTS + "/batch/update", body, "batch-update", false);
+            Map<String, JsonNode> byId = new HashMap<>();
+            reply.path("results").forEach(r -> byId.put(r.path("id").asText(), r));
+            Set<String> missing = new LinkedHashSet<>();
+            reply.path("errors").forEach(e -> e.at("/context/ids").forEach(id -> missing.add(id.asText())));
+            for (Delivery delivery : chunk) {
+                JsonNode updated = byId.get(delivery.getExternalId());
+                if (updated != null) {
+                    delivery.sent(delivery.getExternalId(), updated, false);
+                } else if (missing.contains(delivery.getExternalId())) {
+                    delivery.gone();
+                }
+            }
+        }
+        List<Delivery> deletes = pending.stream().filter(d -> d.getOperation().equals("delete")).toList();
+        for (List<Delivery> chunk : chunks(deletes)) {
+            ObjectNode body = json.createObjectNode();
+            ArrayNode inputs = body.putArray("inputs");
+            chunk.forEach(d -> inputs.addObject().put("id", d.getExternalId()));
+            call("POST", CONTACTS + "/batch/archive", body, "batch-archive", false);
+            chunk.forEach(d -> d.sent(d.getExternalId(), null, false));
+        }
+    }
+
+    /** One create: HubSpot's 409 names the contact that has the email, which is linked instead. */
+    @Override
+    public void create(Delivery delivery) {
+        try {
+            JsonNode created = call("POST", CONTACTS, delivery.getPayload(), "create", false);
+            delivery.sent(created.path("id").asText(), created, false);
+        } catch (RemoteCallException e) {
+            Matcher existing = EXISTING_ID.matcher(String.valueOf(e.getMessage()));
+            if (e.status() != 409 || !existing.find()) {
+                throw e;
+            }
+            Map<String, JsonNode> found = fetch(delivery.getObjectType(), List.of(existing.group(1)));
+            if (found.isEmpty()) {
+                throw e;
+            }
+            JsonNode record = found.values().iterator().next();
+            delivery.found(record.path("id").asText(), delivery.getObjectType(), record);
+        }
+    }
+
+    @Override
+    public void update(Delivery delivery) {
+        try {
+            JsonNode updated = call("PATCH", CONTACTS + "/" + delivery.getExternalId(), delivery.getPayload(), "update", false);
+            delivery.sent(delivery.getExternalId(), updated, false);
+        } catch (RemoteCallException e) {
+            if (e.status() != 404) {
+                throw e;
+            }
+            delivery.gone();
+        }
+    }
+
+    @Override
+    public void delete(Delivery delivery) {
+        call("DELETE", CONTACTS + "/" + delivery.getExternalId(), null, "delete", false);
+        delivery.sent(delivery.getExternalId(), null, false);
+    }
+
+    private void findExisting(List<Delivery> creates) {
+        List<Delivery> withEmail = creates.stream().filter(d -> d.getEmail() != null).toList();
+        if (withEmail.isEmpty()) {
+            return;
+        }
+        ObjectNode read = json.createObjectNode().put("idProperty", "email");
+        ArrayNode inputs = read.putArray("inputs");
+        withEmail.stream().map(d -> d.getEmail().toLowerCase(Locale.ROOT)).distinct().forEach(e -> inputs.addObject().put("id", e));
+        properties(withEmail.get(0).getObjectType()).forEach(read.putArray("properties")::add);
+        JsonNode reply = call("POST", CONTACTS + "/batch/read", read, "batch-read", false);
+        Map<String, JsonNode> byEmail = new HashMap<>();
+        reply.path("results").forEach(r -> byEmail.put(r.at("/properties/email").asText().toLowerCase(Locale.ROOT), r));
+        for (Delivery delivery : withEmail) {
+            JsonNode record = byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
+            if (record != null) {
+                delivery.found(record.path("id").asText(), delivery.getObjectType(), record);
+            }
+        }
+    }
+
+    /** The HubSpot properties the object's mapping reads: what searches and reads ask for. */
+    private List<String> properties(String objectType) {
+        Mapping mapping = mappings.get(name + "-" + objectType);
+        Set<String> names = new LinkedHashSet<>(List.of("email", "lastmodifieddate"));
+        mapping.fields().stream().filter(f -> f.direction().inbound()).map(f -> f.remote().toString())
+                .filter(path -> path.startsWith("properties.")).map(path -> path.substring("properties.".length()))
+                .forEach(names::add);
+        return List.copyOf(names);
+    }
+
+    private JsonNode call(String method, String path, JsonNode body, String operation, boolean search) {
+        limit.acquire();
+        if (search) {
+            searchLimit.acquire();
+        }
+        return http.send(method, path, body, operation).body();
+    }
+
+    private static List<List<Delivery>> chunks(List<Delivery> deliveries) {
+        List<List<Delivery>> chunks = new ArrayList<>();
+        for (int i = 0; i < deliveries.size(); i += BATCH) {
+            chunks.add(deliveries.subList(i, Math.min(deliveries.size(), i + BATCH)));
+        }
+        return chunks;
+    }
+}

@@ -1,0 +1,273 @@
+package dev.crmsync.provider.hubspot;
+
+import static dev.crmsync.sim.hubspot.HubSpotSimulator.property;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.sim.hubspot.HubSpotSimulator;
+import dev.crmsync.support.Http;
+import dev.crmsync.support.ServiceTest;
+import dev.crmsync.sync.Poller;
+import org.apache.camel.CamelContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.annotation.DirtiesContext;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * HubSpot against its simulator, with a generic REST CRM (crm1) and the API on the other side:
+ * signed webhooks into the inbox, batch reads of what they name, batch writes, the search poll as
+ * the fallback, and the account's rate limit. The poll is off unless a test runs it, so what arrives
+ * came by webhook.
+ */
+@ServiceTest
+@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
+class HubSpotFlowTest {
+
+    static final Duration PATIENCE = Duration.ofSeconds(30);
+    static final String SECRET = "hubspot-client-secret-for-tests";
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(SECRET)
+            .webhookFlushInterval(Duration.ofMillis(50)).build().start();
+    static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        String hs = "crmsync.providers.hubspot.";
+        registry.add(hs + "enabled", () -> "true");
+        registry.add(hs + "base-url", HS::baseUrl);
+        registry.add(hs + "access-token", HS::token);
+        registry.add(hs + "client-secret", () -> SECRET);
+        // never during a test: what arrives came by webhook, or from a poll the test runs
+        registry.add(hs + "poll-cron", () -> "0 0 0 1 1 ? 2099");
+        registry.add(hs + "deliver-period", () -> "100");
+        String crm1 = "crmsync.providers.crm1.";
+        registry.add(crm1 + "enabled", () -> "true");
+        registry.add(crm1 + "base-url", CRM1::baseUrl);
+        registry.add(crm1 + "auth-value", () -> "Bearer " + CRM1.token());
+        registry.add(crm1 + "poll-cron", () -> "0/1 * * * * ?");
+        registry.add(crm1 + "deliver-period", () -> "100");
+        registry.add("crmsync.sync.process-period", () -> "100");
+        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
+        registry.add("crmsync.delivery.max-redeliveries", () -> "3");
+    }
+
+    @AfterAll
+    static void stop() {
+        HS.stop();
+        CRM1.stop();
+    }
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    JdbcTemplate jdbc;
+
+    @Autowired
+    CamelContext camel;
+
+    @Autowired
+    Poller poller;
+
+    Http api;
+    Http webhooks;
+
+    @BeforeEach
+    void wire() {
+        api = new Http(port).withHeader("X-Api-Key", ServiceTest.API_KEY);
+        webhooks = new Http(port);
+        HS.webhooks().target("http://localhost:" + port + "/webhooks/hubspot").keepAll().resume();
+    }
+
+    @AfterEach
+    void restore() {
+        HS.faults().clear();
+        HS.rateLimits(true).rateLimit(HubSpotSimulator.DEFAULT_RATE_LIMIT, Duration.ofSeconds(10)).resetRateLimits();
+        CRM1.faults().clear();
+    }
+
+    @Test
+    void contactsCreatedChangedAndDeletedInHubSpotArriveByWebhook() {
+        String email = email("ada");
+        String id = id(HS.create(Map.of("email", email, "firstname", "Ada", "lastname", "Lovelace", "phone", "(415) 555-2671",
+                "company", "Analytical Engines", "jobtitle", "Countess")));
+
+        assertThat(liveIn(CRM1, email)).containsEntry("FirstName", "Ada").containsEntry("Phone", "+14155552671")
+                .containsEntry("Company", "Analytical Engines").containsEntry("Title", "Countess");
+        assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND idempotency_key LIKE 'hubspot:event:%' "
+                + "AND external_id = '" + id + "'")).isPositive();
+
+        HS.update(id, Map.of("jobtitle", "Analyst"));
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(liveIn(CRM1, email)).containsEntry("Title", "Analyst"));
+
+        HS.delete(id);
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(byEmail(CRM1, email).orElseThrow()).containsEntry("Deleted", true));
+        assertThat(hub(email)).isNull();
+    }
+
+    @Test
+    void aMergeInHubSpotLeavesOneContactEverywhere() {
+        String first = email("first");
+        String second = email("second");
+        String survivor = id(HS.create(Map.of("email", first, "lastname", "Survivor")));
+        String merged = id(HS.create(Map.of("email", second, "lastname", "Merged")));
+        liveIn(CRM1, first);
+        liveIn(CRM1, second);
+        String mergedHubId = hub(second).get("id").asText();
+
+        HS.merge(survivor, merged);
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + mergedHubId).status()).isEqualTo(301);
+            assertThat(byEmail(CRM1, second).orElseThrow()).containsEntry("Deleted", true);
+        });
+        assertThat(liveIn(CRM1, first)).containsEntry("LastName", "Survivor");
+    }
+
+    @Test
+    void badlySignedStaleOrMalformedWebhooksAreRefusedAndStoreNothing() throws Exception {
+        long inbox = count("SELECT COUNT(*) FROM inbox");
+        // the URL the test client sends to, as HubSpot signs the one it was given
+        String url = "http://127.0.0.1:" + port + "/webhooks/hubspot";
+        String body = "[{\"eventId\":900001,\"subscriptionType\":\"contact.creation\",\"objectId\":1,\"occurredAt\":1}]";
+        String now = Long.toString(System.currentTimeMillis());
+
+        var unsigned = webhooks.post("/webhooks/hubspot", body);
+        var forged = webhooks.post("/webhooks/hubspot", body, "X-HubSpot-Signature-v3", sign("wrong-secret", url, body, now),
+                "X-HubSpot-Request-Timestamp", now);
+        String old = Long.toString(System.currentTimeMillis() - Duration.ofMinutes(6).toMillis());
+        var stale = webhooks.post("/webhooks/hubspot", body, "X-HubSpot-Signature-v3", sign(SECRET, url, body, old),
+                "X-HubSpot-Request-Timestamp", old);
+        String notAnArray = "{\"eventId\":1}";
+        var malformed = webhooks.post("/webhooks/hubspot", notAnArray, "X-HubSpot-Signature-v3",
+                sign(SECRET, url, notAnArray, now), "X-HubSpot-Request-Timestamp", now);
+
+        assertThat(unsigned.status()).isEqualTo(401);
+        assertThat(forged.status()).isEqualTo(401);
+        assertThat(forged.json().get("detail").asText()).contains("signature");
+        assertThat(stale.status()).isEqualTo(401);
+        assertThat(stale.json().get("detail").asText()).contains("at most 300 s");
+        assertThat(malformed.status()).isEqualTo(400);
+        assertThat(count("SELECT COUNT(*) FROM inbox")).isEqualTo(inbox);
+
+        // signed right, and sent twice as HubSpot's retries do: stored once
+        var accepted = webhooks.post("/webhooks/hubspot", body, "X-HubSpot-Signature-v3", sign(SECRET, url, body, now),
+                "X-HubSpot-Request-Timestamp", now);
+        var again = webhooks.post("/webhooks/hubspot", body, "X-HubSpot-Signature-v3", sign(SECRET, url, body, now),
+                "X-HubSpot-Request-Timestamp", now);
+        assertThat(accepted.status()).isEqualTo(200);
+        assertThat(accepted.json().get("new").asInt()).isEqualTo(1);
+        assertThat(again.json().get("new").asInt()).isZero();
+        assertThat(count("SELECT COUNT(*) FROM inbox WHERE idempotency_key = 'hubspot:event:900001'")).isEqualTo(1);
+    }
+
+    @Test
+    void changesElsewhereAreWrittenInBatchesAndAPersonHubSpotHasIsLinkedNotDuplicated() throws Exception {
+        String known = email("known");
+        String knownId = id(HS.seed(Map.of("email", known, "lastname", "Known", "jobtitle", "CEO")));
+        long creates = HS.calls("POST /crm/v3/objects/contacts/batch/create");
+        camel.getRouteController().stopRoute("hubspot-deliver");
+        String batch = UUID.randomUUID().toString().substring(0, 8);
+        for (int i = 0; i < 150; i++) {
+            api.post("/api/contacts", "{\"email\":\"many" + i + "-" + batch + "@example.com\",\"lastName\":\"Many" + i + "\"}");
+        }
+        String knownHubId = api.post("/api/contacts", "{\"email\":\"" + known + "\",\"lastName\":\"Known\","
+                + "\"phone\":\"+14155550100\"}").json().get("id").asText();
+        camel.getRouteController().startRoute("hubspot-deliver");
+
+        await().atMost(PATIENCE).until(() -> HS.live().stream()
+                .filter(c -> String.valueOf(property(c, "email")).endsWith("-" + batch + "@example.com")).count() == 150);
+        // each side keeps what the other lacked, and HubSpot still has one contact with that email
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(property(HS.find(knownId).orElseThrow(), "phone")).isEqualTo("+14155550100");
+            assertThat(api.get("/api/contacts/" + knownHubId).json().get("title").asText()).isEqualTo("CEO");
+        });
+        assertThat(HS.live()).filteredOn(c -> known.equalsIgnoreCase(String.valueOf(property(c, "email")))).hasSize(1);
+        assertThat(HS.calls("POST /crm/v3/objects/contacts")).as("no single creates").isZero();
+        assertThat(HS.calls("POST /crm/v3/objects/contacts/batch/create") - creates).as("151 creates, 100 a call").isEqualTo(2);
+    }
+
+    @Test
+    void aLostWebhookIsCaughtByTheSearchPoll() {
+        String email = email("lost");
+        HS.webhooks().loseNext(100);
+        HS.create(Map.of("email", email, "lastname", "Lost"));
+        HS.webhooks().keepAll();
+
+        poller.poll("hubspot");
+
+        assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Lost");
+        assertThat(HS.calls("POST /crm/v3/objects/contacts/search")).isPositive();
+    }
+
+    @Test
+    void theAccountsRateLimitIsSharedAndA429IsWaitedOut() {
+        // HubSpot's window is smaller than the client's budget here, so 429s happen and must be waited out
+        HS.rateLimit(5, Duration.ofSeconds(1));
+        String batch = UUID.randomUUID().toString().substring(0, 8);
+        for (int i = 0; i < 30; i++) {
+            String email = "limit" + i + "-" + batch + "@example.com";
+            HS.create(Map.of("email", email, "lastname", "Limit" + i));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> CRM1.live().stream()
+                .filter(r -> String.valueOf(r.get("Email")).endsWith("-" + batch + "@example.com")).count() == 30);
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE system = 'hubspot' OR payload LIKE '%-" + batch + "%'")).isZero();
+        assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND state = 'failed'")).isZero();
+    }
+
+    // helpers
+
+    static String sign(String secret, String url, String body, String timestamp) throws Exception {
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+        return Base64.getEncoder().encodeToString(mac.doFinal(("POST" + url + body + timestamp).getBytes(StandardCharsets.UTF_8)));
+    }
+
+    static String email(String who) {
+        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+    }
+
+    static String id(Map<String, Object> contact) {
+        return String.valueOf(contact.get("id"));
+    }
+
+    static Optional<Map<String, Object>> byEmail(GenericCrmSimulator crm, String email) {
+        List<Map<String, Object>> found = crm.records().stream()
+                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).toList();
+        assertThat(found).as("records with %s in crm1", email).hasSizeLessThanOrEqualTo(1);
+        return found.stream().findFirst();
+    }
+
+    static Map<String, Object> liveIn(GenericCrmSimulator crm, String email) {
+        return await().atMost(PATIENCE).until(() -> byEmail(crm, email).filter(r -> !Boolean.TRUE.equals(r.get("Deleted"))),
+                Optional::isPresent).orElseThrow();
+    }
+
+    JsonNode hub(String email) {
+        JsonNode items = api.get("/api/contacts?email=" + email).json().get("items");
+        return items.size() == 0 ? null : items.get(0);
+    }
+
+    long count(String sql) {
+        return jdbc.queryForObject(sql, Long.class);
+    }
+}
