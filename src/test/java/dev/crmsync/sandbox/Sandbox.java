@@ -5,6 +5,7 @@ import java.util.Map;
 
 import dev.crmsync.CrmContactSync;
 import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
 import org.springframework.boot.SpringApplication;
 
@@ -13,13 +14,16 @@ import org.springframework.boot.SpringApplication;
  * with generated credentials, and the CRM simulators running, seeded and wired in, so a newcomer sees
  * contacts move. crm1 and crm2 are generic REST CRMs; four people are in both, with differently
  * shaped records, and are matched by email. The Salesforce simulator holds six of crm1's people as
- * Contacts and three more as Leads.
+ * Contacts and three more as Leads; the HubSpot simulator five people, every other one of the demo
+ * people, and sends its signed webhooks to the service.
  */
 public final class Sandbox {
 
     static final int CRM1_PORT = 8091;
     static final int CRM2_PORT = 8092;
     static final int SALESFORCE_PORT = 8093;
+    static final int HUBSPOT_PORT = 8094;
+    static final String HUBSPOT_SECRET = "sandbox-hubspot-client-secret";
 
     private Sandbox() {
     }
@@ -33,6 +37,17 @@ public final class Sandbox {
         }
         SalesforceSimulator salesforce = SalesforceSimulator.builder().port(SALESFORCE_PORT).build().start();
         salesforce.seedDemo(6);
+        HubSpotSimulator hubspot = HubSpotSimulator.builder().port(HUBSPOT_PORT).token("sandbox-hubspot")
+                .clientSecret(HUBSPOT_SECRET).webhookTarget("http://localhost:8080/webhooks/hubspot").build().start();
+        for (int i = 2; i < 12; i += 2) {
+            hubspot.seed(HubSpotSimulator.demoContact(i));
+        }
+        String hs = "crmsync.providers.hubspot.";
+        System.setProperty(hs + "enabled", "true");
+        System.setProperty(hs + "base-url", hubspot.baseUrl());
+        System.setProperty(hs + "access-token", hubspot.token());
+        System.setProperty(hs + "client-secret", HUBSPOT_SECRET);
+        System.setProperty(hs + "poll-cron", "0/30 * * * * ?");
         wire("crm1", crm1);
         wire("crm2", crm2);
         String sf = "crmsync.providers.salesforce.";
@@ -43,10 +58,11 @@ public final class Sandbox {
         System.setProperty(sf + "username", salesforce.username());
         System.setProperty(sf + "password", salesforce.password());
         SpringApplication.from(CrmContactSync::main).withAdditionalProfiles("sandbox").run(args);
-        System.out.printf("%n  Sandbox CRMs: crm1 at %s (token %s), crm2 at %s (token %s), Salesforce at %s (%s)%n"
+        System.out.printf("%n  Sandbox CRMs: crm1 at %s (token %s), crm2 at %s (token %s), Salesforce at %s (%s),%n"
+                        + "  HubSpot at %s (token %s; its webhooks come to /webhooks/hubspot)%n"
                         + "  Edit a record there (PATCH %s/api/contacts/c-000001) and watch it reach the others and the API.%n%n",
                 crm1.baseUrl(), crm1.token(), crm2.baseUrl(), crm2.token(), salesforce.baseUrl(),
-                salesforce.baseUrl() + "/__sim/stats", crm1.baseUrl());
+                salesforce.baseUrl() + "/__sim/stats", hubspot.baseUrl(), hubspot.token(), crm1.baseUrl());
     }
 
     private static void wire(String name, GenericCrmSimulator crm) {
