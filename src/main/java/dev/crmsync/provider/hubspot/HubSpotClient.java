@@ -124,30 +124,40 @@ public class HubSpotClient implements CrmClient {
         return found;
     }
 
-    /**
-     * A batch: creates after one batch read by email (HubSpot refuses a second contact with an email,
-     * and the person may be there already), then batch creates, updates and archives, 100 a call.
-     */
+    /** A batch: upserts by email for creates, then batch updates and archives, 100 a call each. */
     @Override
     public void writeBatch(List<Delivery> batch) {
         List<Delivery> pending = batch.stream().filter(Delivery::isPending).filter(d -> !d.hasBatchFailure()).toList();
-        List<Delivery> creates = pending.stream().filter(d -> d.getOperation().equals("create")).toList();
+        // creates are upserts by email: one call per 100 whether HubSpot has the person or not. Only
+        // the hub's non-empty values are sent, so what only HubSpot knows stays; a person it had is
+        // then merged back like a polled record (found). A create without an email is sent on its own.
+        List<Delivery> creates = pending.stream().filter(d -> d.getOperation().equals("create") && d.getEmail() != null).toList();
         for (List<Delivery> chunk : chunks(creates)) {
-            findExisting(chunk);
-        }
-        for (List<Delivery> chunk : chunks(creates.stream().filter(Delivery::isPending).toList())) {
             ObjectNode body = json.createObjectNode();
             ArrayNode inputs = body.putArray("inputs");
-            chunk.forEach(d -> inputs.add(d.getPayload()));
-            JsonNode reply = call("POST", CONTACTS + "/batch/create", body, "batch-create", false);
+            for (Delivery delivery : chunk) {
+                ObjectNode values = json.createObjectNode();
+                delivery.getPayload().path("properties").properties().forEach(p -> {
+                    if (!p.getValue().isNull()) {
+                        values.set(p.getKey(), p.getValue());
+                    }
+                });
+                inputs.addObject().put("id", delivery.getEmail()).put("idProperty", "email").set("properties", values);
+            }
+            JsonNode reply = call("POST", CONTACTS + "/batch/upsert", body, "batch-upsert", false);
             Map<String, JsonNode> byEmail = new HashMap<>();
             reply.path("results").forEach(r -> byEmail.put(r.at("/properties/email").asText().toLowerCase(Locale.ROOT), r));
             for (Delivery delivery : chunk) {
-                JsonNode created = delivery.getEmail() == null ? null : byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
                 // one the batch refused is sent on its own: HubSpot's batch errors do not say which input
-                // failed, and its own answer does (a 409 there is linked instead)
-                if (created != null) {
-                    delivery.sent(created.path("id").asText(), created, false);
+                // failed, and its own answer does
+                JsonNode written = byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
+                if (written == null) {
+                    continue;
+                }
+                if (written.path("new").asBoolean(true)) {
+                    delivery.sent(written.path("id").asText(), written, false);
+                } else {
+                    delivery.found(written.path("id").asText(), delivery.getObjectType(), written);
                 }
             }
         }
@@ -217,26 +227,6 @@ public class HubSpotClient implements CrmClient {
     public void delete(Delivery delivery) {
         call("DELETE", CONTACTS + "/" + delivery.getExternalId(), null, "delete", false);
         delivery.sent(delivery.getExternalId(), null, false);
-    }
-
-    private void findExisting(List<Delivery> creates) {
-        List<Delivery> withEmail = creates.stream().filter(d -> d.getEmail() != null).toList();
-        if (withEmail.isEmpty()) {
-            return;
-        }
-        ObjectNode read = json.createObjectNode().put("idProperty", "email");
-        ArrayNode inputs = read.putArray("inputs");
-        withEmail.stream().map(d -> d.getEmail().toLowerCase(Locale.ROOT)).distinct().forEach(e -> inputs.addObject().put("id", e));
-        properties(withEmail.get(0).getObjectType()).forEach(read.putArray("properties")::add);
-        JsonNode reply = call("POST", CONTACTS + "/batch/read", read, "batch-read", false);
-        Map<String, JsonNode> byEmail = new HashMap<>();
-        reply.path("results").forEach(r -> byEmail.put(r.at("/properties/email").asText().toLowerCase(Locale.ROOT), r));
-        for (Delivery delivery : withEmail) {
-            JsonNode record = byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
-            if (record != null) {
-                delivery.found(record.path("id").asText(), delivery.getObjectType(), record);
-            }
-        }
     }
 
     /** The HubSpot properties the object's mapping reads: what searches and reads ask for. */

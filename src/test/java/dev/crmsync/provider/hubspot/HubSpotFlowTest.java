@@ -184,7 +184,7 @@ class HubSpotFlowTest {
     void changesElsewhereAreWrittenInBatchesAndAPersonHubSpotHasIsLinkedNotDuplicated() throws Exception {
         String known = email("known");
         String knownId = id(HS.seed(Map.of("email", known, "lastname", "Known", "jobtitle", "CEO")));
-        long creates = HS.calls("POST /crm/v3/objects/contacts/batch/create");
+        long upserts = HS.calls("POST /crm/v3/objects/contacts/batch/upsert");
         camel.getRouteController().stopRoute("hubspot-deliver");
         String batch = UUID.randomUUID().toString().substring(0, 8);
         for (int i = 0; i < 150; i++) {
@@ -203,7 +203,7 @@ class HubSpotFlowTest {
         });
         assertThat(HS.live()).filteredOn(c -> known.equalsIgnoreCase(String.valueOf(property(c, "email")))).hasSize(1);
         assertThat(HS.calls("POST /crm/v3/objects/contacts")).as("no single creates").isZero();
-        assertThat(HS.calls("POST /crm/v3/objects/contacts/batch/create") - creates).as("151 creates, 100 a call").isEqualTo(2);
+        assertThat(HS.calls("POST /crm/v3/objects/contacts/batch/upsert") - upserts).as("151 creates, 100 a call").isEqualTo(2);
     }
 
     @Test
