@@ -7,6 +7,7 @@ import java.util.Map;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.sync.Delivery;
 import dev.crmsync.sync.DeliveryRetry;
+import dev.crmsync.sync.Links;
 import org.apache.camel.Exchange;
 
 /**
@@ -46,6 +47,14 @@ public interface CrmClient {
      */
     default Map<String, JsonNode> fetch(String objectType, List<String> ids) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " has no fetch: its webhooks carry records");
+    }
+
+    /**
+     * Whether a webhook event that names an id only reports what the hub itself wrote (as its link
+     * to that record holds it), so the record need not be read. Only for systems with such webhooks.
+     */
+    default boolean echoes(JsonNode event, Links.Link link) {
+        return false;
     }
 
     /** A page of changed records and, when more follow, where the next page starts. */

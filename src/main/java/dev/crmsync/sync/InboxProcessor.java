@@ -14,6 +14,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.MeterRegistry;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
@@ -42,6 +44,9 @@ public class InboxProcessor implements DisposableBean {
     private final DeadLetters deadLetters;
     private final BeanFactory beans;
     private final Mappings mappings;
+    private final Links links;
+    private final ObjectMapper json;
+    private final MeterRegistry meters;
     private final int batchSize;
     private final int maxAttempts;
     private final Duration lease;
@@ -49,6 +54,7 @@ public class InboxProcessor implements DisposableBean {
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
     public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, BeanFactory beans, Mappings mappings,
+                          Links links, ObjectMapper json, MeterRegistry meters,
                           @Value("${crmsync.sync.batch-size:500}") int batchSize,
                           @Value("${crmsync.sync.workers:4}") int workers,
                           @Value("${crmsync.sync.max-attempts:5}") int maxAttempts,
@@ -57,6 +63,9 @@ public class InboxProcessor implements DisposableBean {
         this.engine = engine;
         this.beans = beans;
         this.mappings = mappings;
+        this.links = links;
+        this.json = json;
+        this.meters = meters;
         this.deadLetters = deadLetters;
         this.batchSize = batchSize;
         this.maxAttempts = maxAttempts;
@@ -134,11 +143,26 @@ public class InboxProcessor implements DisposableBean {
             return batch;
         }
         Map<Long, Optional<Change>> resolved = new HashMap<>();
-        fetches.forEach((mappingName, changes) -> {
-            Change first = changes.get(0);
+        fetches.forEach((mappingName, all) -> {
+            Change first = all.get(0);
+            CrmClient client = beans.getBean(first.sourceSystem() + "Client", CrmClient.class);
+            List<Change> changes = new ArrayList<>();
+            for (Change change : all) {
+                if (client.echoes(read(change.payload()), links.find(change.sourceSystem(), change.objectType(),
+                        change.externalId()).orElse(null))) {
+                    inbox.done(change.id());
+                    resolved.put(change.id(), Optional.empty());
+                    meters.counter("crmsync.sync.echoes", "system", change.sourceSystem()).increment();
+                } else {
+                    changes.add(change);
+                }
+            }
+            if (changes.isEmpty()) {
+                return;
+            }
             try {
-                Map<String, JsonNode> records = beans.getBean(first.sourceSystem() + "Client", CrmClient.class)
-                        .fetch(first.objectType(), changes.stream().map(Change::externalId).distinct().toList());
+                Map<String, JsonNode> records = client.fetch(first.objectType(),
+                        changes.stream().map(Change::externalId).distinct().toList());
                 Mapping mapping = mappings.get(mappingName);
                 for (Change change : changes) {
                     JsonNode record = records.get(change.externalId());
@@ -166,6 +190,14 @@ public class InboxProcessor implements DisposableBean {
         });
         return batch.stream().map(change -> resolved.getOrDefault(change.id(), Optional.of(change)))
                 .flatMap(Optional::stream).toList();
+    }
+
+    private JsonNode read(String payload) {
+        try {
+            return json.readTree(payload);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return json.createObjectNode();
+        }
     }
 
     /** Two records of one person arriving at once race for the same email; the loser matches the winner on retry. */

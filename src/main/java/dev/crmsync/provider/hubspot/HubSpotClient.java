@@ -24,6 +24,7 @@ import dev.crmsync.provider.JsonHttp;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.provider.RollingRateLimiter;
 import dev.crmsync.sync.Delivery;
+import dev.crmsync.sync.Links;
 import io.micrometer.core.instrument.MeterRegistry;
 
 /**
@@ -104,6 +105,36 @@ public class HubSpotClient implements CrmClient {
             return new Page(records, reached.isAfter(from) ? reached : from, null);
         }
         return new Page(records, from, next.asText());
+    }
+
+    /**
+     * Our own writes come back as webhooks: a creation of a record we are linked to, or a property
+     * change to the value the link says we wrote. Those need no read.
+     */
+    @Override
+    public boolean echoes(JsonNode event, Links.Link link) {
+        if (link == null || link.syncedValues() == null) {
+            return false;
+        }
+        String type = event.path("subscriptionType").asText();
+        if (type.equals("contact.creation")) {
+            return true;
+        }
+        if (!type.equals("contact.propertyChange")) {
+            return false;
+        }
+        Mapping mapping = mappings.get(name + "-" + link.objectType());
+        String path = "properties." + event.path("propertyName").asText();
+        List<String> fields = mapping.fields().stream().filter(f -> f.direction().inbound() && f.remote().toString().equals(path))
+                .flatMap(f -> f.canonical().stream()).toList();
+        if (fields.isEmpty()) {
+            // a property the mapping does not read changes nothing in the hub
+            return true;
+        }
+        ObjectNode record = json.createObjectNode();
+        record.putObject("properties").set(event.path("propertyName").asText(), event.path("propertyValue"));
+        Map<String, Object> values = mapping.toCanonical(record).values();
+        return fields.stream().allMatch(field -> java.util.Objects.equals(values.get(field), link.syncedValues().get(field)));
     }
 
     /**
