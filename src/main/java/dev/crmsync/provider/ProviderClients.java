@@ -73,7 +73,10 @@ public class ProviderClients implements BeanDefinitionRegistryPostProcessor, Env
                             if (template == null) {
                                 synchronized (this) {
                                     if (template == null) {
-                                        template = beans.getBean(CamelContext.class).createProducerTemplate();
+                                        CamelContext context = beans.getBean(CamelContext.class);
+                                        // started here, once: two polls resolving it at once found it half started
+                                        context.getComponent(name);
+                                        template = context.createProducerTemplate();
                                     }
                                 }
                             }

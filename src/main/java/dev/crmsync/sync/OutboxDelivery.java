@@ -140,6 +140,16 @@ public class OutboxDelivery {
                         ? Integer.MAX_VALUE : order.indexOf(link.objectType())));
     }
 
+    /** What a batch call settled (sent, found, gone, deferred), recorded in one transaction. */
+    @Transactional
+    public void settled(List<Delivery> batch) {
+        for (Delivery delivery : batch) {
+            if (!delivery.isPending()) {
+                delivered(delivery);
+            }
+        }
+    }
+
     /** After the system accepted a delivery: the link now holds what was written; the row is done. */
     @Transactional
     public void delivered(Delivery delivery) {

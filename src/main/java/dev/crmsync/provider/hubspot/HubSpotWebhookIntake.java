@@ -26,8 +26,8 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * {@code POST /webhooks/<provider>} for HubSpot: checks the v3 signature and its 5-minute window,
- * stores every event of the request in the inbox in one transaction (idempotent on {@code eventId},
- * since HubSpot retries), and answers at once. Creations and property changes carry ids only: the
+ * stores every event of the request in the inbox in one transaction (idempotent on its {@code eventId},
+ * object and time, since HubSpot retries), and answers at once. Creations and property changes carry ids only: the
  * inbox processor reads those contacts in batches of 100 before applying them.
  */
 public class HubSpotWebhookIntake {
@@ -85,8 +85,10 @@ public class HubSpotWebhookIntake {
     }
 
     private boolean store(JsonNode event) {
-        String key = name + ":event:" + event.get("eventId").asText();
         String objectId = event.get("objectId").asText();
+        // HubSpot does not promise eventId is unique on its own; with the object and time it is, and a
+        // retried delivery repeats all three
+        String key = name + ":event:" + event.get("eventId").asText() + ":" + objectId + ":" + event.path("occurredAt").asText();
         Instant at = event.path("occurredAt").canConvertToLong() ? Instant.ofEpochMilli(event.get("occurredAt").asLong()) : null;
         String type = event.get("subscriptionType").asText();
         return switch (type) {
