@@ -93,6 +93,12 @@ public class SyncEngine {
         Source source = new Source(system, null, remoteTime);
         Optional<Link> link = links.find(system, change.objectType(), change.externalId());
         Contact contact = link.map(l -> follow(l.contactId())).orElse(null);
+        if (!record.deleted() && record.modifiedAt() != null && link.map(Link::remoteModifiedAt)
+                .filter(known -> record.modifiedAt().isBefore(known)).isPresent()) {
+            // an older version than the system's latest the hub knows (a late read of our own earlier
+            // write, a webhook retried out of order): applying it would undo newer changes
+            return Outcome.STALE_IGNORED;
+        }
 
         if (record.deleted()) {
             if (contact == null) {

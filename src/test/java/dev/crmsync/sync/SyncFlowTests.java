@@ -482,6 +482,31 @@ abstract class SyncFlowTests {
     }
 
     /** Polls both systems and applies what came in, while delivery is stopped. */
+    @Test
+    void anOlderVersionReadLateDoesNotUndoANewerChange() throws Exception {
+        String email = email("late");
+        Map<String, Object> seeded = crm1.seed(Map.of("Email", email, "LastName", "Reader", "Title", "Old"));
+        String crm1Id = (String) seeded.get("Id");
+        liveIn(crm2, email);
+        awaitQuiet();
+        Map<String, Object> older = crm1.find(crm1Id).orElseThrow();
+
+        api.patch("/api/contacts/" + hub(email).get("id").asText(), "{\"title\":\"New\"}");
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(crm1.find(crm1Id).orElseThrow()).containsEntry("Title", "New"));
+        awaitQuiet();
+        // the version before our write arrives after it, as a late poll or a retried webhook brings it
+        inbox.accept("late-" + crm1Id, "crm1", "contact", crm1Id, "update", json.writeValueAsString(older),
+                Instant.parse((String) older.get("LastModified")));
+        processor.drain();
+
+        assertThat(hub(email).get("title").asText()).isEqualTo("New");
+        assertThat(jdbc.queryForObject("SELECT state FROM inbox WHERE idempotency_key = ?", String.class, "late-" + crm1Id))
+                .isEqualTo("done");
+        awaitQuiet();
+        assertThat(crm1.find(crm1Id).orElseThrow()).containsEntry("Title", "New");
+        assertThat(liveIn(crm2, email)).containsEntry("Title", "New");
+    }
+
     private void settle() throws Exception {
         poller.poll("crm1");
         poller.poll("crm2");
