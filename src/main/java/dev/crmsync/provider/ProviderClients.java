@@ -1,15 +1,21 @@
 package dev.crmsync.provider;
 
+import java.time.Clock;
 import java.util.Map;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmsync.api.Problems;
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.pipedrive.PipedriveClient;
+import dev.crmsync.provider.pipedrive.PipedriveProviderProperties;
+import dev.crmsync.provider.pipedrive.PipedriveWebhook;
 import dev.crmsync.provider.rest.RestCrmClient;
 import dev.crmsync.provider.rest.RestProviderProperties;
 import dev.crmsync.provider.salesforce.SalesforceClient;
 import dev.crmsync.provider.salesforce.SalesforceProviderProperties;
+import dev.crmsync.sync.Inbox;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
@@ -27,7 +33,8 @@ import org.springframework.stereotype.Component;
 /**
  * Registers a {@code <name>Client} bean for every {@code crmsync.providers.<name>}, by its type, so a
  * provider's routes name their client as a template parameter and adding one is configuration only.
- * A Salesforce provider also gets its own camel-salesforce component, named like the provider.
+ * A Salesforce provider also gets its own camel-salesforce component, named like the provider; a
+ * Pipedrive provider a {@code <name>Webhook} bean that receives its webhooks.
  */
 @Component
 public class ProviderClients implements BeanDefinitionRegistryPostProcessor, EnvironmentAware {
@@ -77,7 +84,16 @@ public class ProviderClients implements BeanDefinitionRegistryPostProcessor, Env
                             beans.getBean(Mappings.class), beans.getBean(ProviderPauses.class), beans.getBean(ObjectMapper.class),
                             beans.getBean(MeterRegistry.class), camel));
                 }
-                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce");
+                case "pipedrive" -> {
+                    PipedriveProviderProperties properties = binder.bind(prefix, PipedriveProviderProperties.class).get();
+                    register(registry, name + "Client", PipedriveClient.class, () -> new PipedriveClient(name, properties,
+                            beans.getBean(ProviderPauses.class), beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class)));
+                    // the receiver of its webhooks, for the route POST /webhooks/<name>
+                    register(registry, name + "Webhook", PipedriveWebhook.class, () -> new PipedriveWebhook(name, properties,
+                            beans.getBean(Inbox.class), beans.getBean(Mappings.class), beans.getBean(Problems.class),
+                            beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class), beans.getBean(Clock.class)));
+                }
+                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce, pipedrive");
             }
         });
     }
