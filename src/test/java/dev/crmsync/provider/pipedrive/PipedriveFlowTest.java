@@ -58,6 +58,7 @@ class PipedriveFlowTest {
         registry.add(pd + "webhook-password", () -> HOOK_PASSWORD);
         registry.add(pd + "poll-cron", () -> "0 0 0 1 1 ? 2099");
         registry.add(pd + "deliver-period", () -> "100");
+        registry.add(pd + "limit-pause", () -> "PT2S");
         String crm1 = "crmsync.providers.crm1.";
         registry.add(crm1 + "enabled", () -> "true");
         registry.add(crm1 + "base-url", CRM1::baseUrl);
@@ -97,7 +98,7 @@ class PipedriveFlowTest {
     @AfterEach
     void restore() {
         PD.faults().clear();
-        PD.rateLimits().limit(80).searchLimit(10).reset();
+        PD.rateLimits().limit(80).searchLimit(10).dailyLimit(100_000).reset();
         PD.webhooks().resume();
     }
 
@@ -264,17 +265,54 @@ class PipedriveFlowTest {
     }
 
     @Test
+    void anEventForAnotherObjectIsAcknowledgedAndNotStored() {
+        String eventId = UUID.randomUUID().toString();
+        Http.Reply reply = hooks.post("/webhooks/pipedrive", "{\"meta\":{\"action\":\"change\",\"entity\":\"deal\","
+                + "\"entity_id\":\"999003\",\"id\":\"" + eventId + "\",\"version\":\"2.0\"},\"data\":{\"id\":999003}}",
+                "Authorization", basic(HOOK_USER, HOOK_PASSWORD));
+
+        assertThat(reply.status()).as("so Pipedrive does not retry it").isEqualTo(200);
+        assertThat(reply.json().get("status").asText()).isEqualTo("ignored");
+        assertThat(count("SELECT COUNT(*) FROM inbox WHERE idempotency_key = 'pipedrive:webhook:" + eventId + "'")).isZero();
+    }
+
+    @Test
+    void aSpentDailyBudgetPausesPipedriveUntilItResetsWithoutDeadLetters() {
+        PD.rateLimits().dailyLimit(Math.max(1, PD.rateLimits().usedToday(PD.apiToken())));
+        String email = email("budget");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Waiting\"}").json()
+                .get("id").asText();
+
+        Http admin = new Http(port).withHeader("Authorization", basic("admin", ServiceTest.ADMIN_PASSWORD));
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            JsonNode health = admin.get("/actuator/health").json();
+            assertThat(health.at("/components/providers/details/pipedrive/state").asText()).isEqualTo("paused");
+            assertThat(health.at("/components/providers/details/pipedrive/reason").asText()).contains("daily");
+        });
+        assertThat(count("SELECT COUNT(*) FROM outbox WHERE contact_id = '" + hubId + "' AND target_system = 'pipedrive' "
+                + "AND state = 'pending'")).isEqualTo(1);
+
+        PD.rateLimits().dailyLimit(100_000).reset();
+
+        assertThat(liveIn(PD, email)).containsEntry("name", "Waiting");
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'")).isZero();
+    }
+
+    @Test
     void aReplayedWebhookIsStoredAndAppliedOnce() throws Exception {
         String email = email("replay");
         long id = id(PD.create(Map.of("name", "Re Play", "emails", List.of(primary(email)))));
-        String hubId = await().atMost(PATIENCE).until(() -> hub(email), java.util.Objects::nonNull).get("id").asText();
+        assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Play");
+        String hubId = hub(email).get("id").asText();
         PD.update(id, Map.of("name", "Re Played"));
-        await().atMost(PATIENCE).until(() -> "Played".equals(hub(email).path("lastName").asText()));
         Map<String, Object> change = PD.webhooks().events().stream()
                 .filter(e -> meta(e).get("entity_id").equals(Long.toString(id)) && meta(e).get("action").equals("change"))
                 .findFirst().orElseThrow();
         String key = "pipedrive:webhook:" + meta(change).get("id");
-        long versions = count("SELECT COUNT(*) FROM contact_history WHERE contact_id = '" + hubId + "'");
+        // settled first: the change has reached the hub and crm1
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Played"));
+        String fromPipedrive = "SELECT COUNT(*) FROM contact_history WHERE contact_id = '" + hubId + "' AND source_system = 'pipedrive'";
+        long versions = count(fromPipedrive);
 
         Http.Reply again = hooks.post("/webhooks/pipedrive", JSON.writeValueAsString(change),
                 "Authorization", basic(HOOK_USER, HOOK_PASSWORD));
@@ -282,8 +320,7 @@ class PipedriveFlowTest {
         assertThat(again.status()).isEqualTo(200);
         assertThat(again.json().get("status").asText()).isEqualTo("already received");
         assertThat(count("SELECT COUNT(*) FROM inbox WHERE idempotency_key = '" + key + "'")).isEqualTo(1);
-        await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(3)).until(() ->
-                count("SELECT COUNT(*) FROM contact_history WHERE contact_id = '" + hubId + "'") == versions);
+        await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(3)).until(() -> count(fromPipedrive) == versions);
     }
 
     @Test
