@@ -118,6 +118,7 @@ class PipedriveFlowTest {
         assertThat(liveIn(CRM1, email)).containsEntry("FirstName", "Grace").containsEntry("LastName", "Hopper")
                 .containsEntry("Phone", "+14155550199");
         assertThat(links(hub.get("id").asText())).contains("pipedrive:person:" + id);
+        settledInCrm1(email);
 
         PD.update(id, Map.of("name", "Grace Brewster Hopper", "phones", List.of(primary("+44 20 7946 0958"))));
 
@@ -174,6 +175,18 @@ class PipedriveFlowTest {
     }
 
     @Test
+    void aContactWithoutANameIsCreatedInPipedriveUnderItsEmail() {
+        String email = email("nameless");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"phone\":\"+14155550142\"}").json()
+                .get("id").asText();
+
+        Map<String, Object> person = liveIn(PD, email);
+        assertThat(person).containsEntry("name", email);
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("pipedrive:person:" + id(person)));
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'")).isZero();
+    }
+
+    @Test
     void aPersonDeletedInPipedriveIsDeletedEverywhereByWebhook() {
         String email = email("deleted");
         long id = id(PD.create(Map.of("name", "Short Lived", "emails", List.of(primary(email)))));
@@ -201,6 +214,8 @@ class PipedriveFlowTest {
         String kept = await().atMost(PATIENCE).until(() -> hub(first), java.util.Objects::nonNull).get("id").asText();
         String gone = await().atMost(PATIENCE).until(() -> hub(second), java.util.Objects::nonNull).get("id").asText();
         await().atMost(PATIENCE).until(() -> links(gone).contains("pipedrive:person:" + merged));
+        settledInCrm1(first);
+        settledInCrm1(second);
 
         PD.merge(merged, survivor);
 
@@ -303,6 +318,7 @@ class PipedriveFlowTest {
         String email = email("replay");
         long id = id(PD.create(Map.of("name", "Re Play", "emails", List.of(primary(email)))));
         assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Play");
+        settledInCrm1(email);
         String hubId = hub(email).get("id").asText();
         PD.update(id, Map.of("name", "Re Played"));
         Map<String, Object> change = PD.webhooks().events().stream()
@@ -417,6 +433,20 @@ class PipedriveFlowTest {
             assertThat(found).as("persons with %s in Pipedrive", email).hasSizeLessThanOrEqualTo(1);
             return found.stream().findFirst();
         }, Optional::isPresent).orElseThrow();
+    }
+
+    /**
+     * Waits until crm1's poll has read its record of this person as it is now and the hub has applied
+     * it. A crm1 read applied after a later write to crm1 has been linked is taken as a change in crm1
+     * (the engine has no guard against a remote version older than its link's), which would undo the
+     * later change: a race of the generic engine, not of Pipedrive, kept out of these tests.
+     */
+    void settledInCrm1(String email) {
+        await().atMost(PATIENCE).until(() -> {
+            Map<String, Object> record = liveIn(CRM1, email);
+            String key = "crm1:contact:" + record.get("Id") + ":" + java.time.Instant.parse((String) record.get("LastModified")) + ":%";
+            return count("SELECT COUNT(*) FROM inbox WHERE idempotency_key LIKE '" + key + "' AND state = 'done'") > 0;
+        });
     }
 
     JsonNode hub(String email) {
