@@ -187,6 +187,24 @@ class PipedriveFlowTest {
     }
 
     @Test
+    void aPersonPipedriveRefusesLandsInDeadLettersWithItsMessageAndNoToken() {
+        PD.faults().failNext(1, 400, "POST", "/api/v2/persons");
+        String email = email("refused");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Refused\"}").json()
+                .get("id").asText();
+
+        await().atMost(PATIENCE).until(() -> count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "' "
+                + "AND system = 'pipedrive'") == 1);
+        Map<String, Object> letter = jdbc.queryForMap("SELECT * FROM dead_letter WHERE contact_id = ? AND system = 'pipedrive'", hubId);
+        assertThat(letter).containsEntry("operation", "create");
+        assertThat((String) letter.get("error_message")).contains("400").contains("POST /api/v2/persons")
+                .doesNotContain(PD.apiToken()).doesNotContain("api_token");
+        assertThat(((Number) letter.get("attempts")).intValue()).as("a refused record is not retried").isEqualTo(1);
+        assertThat(PD.findByEmail(email)).isEmpty();
+        assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Refused");
+    }
+
+    @Test
     void aPersonDeletedInPipedriveIsDeletedEverywhereByWebhook() {
         String email = email("deleted");
         long id = id(PD.create(Map.of("name", "Short Lived", "emails", List.of(primary(email)))));
