@@ -34,12 +34,20 @@ public class Problems {
     /** Answers the exception a route caught: an {@link ApiProblem} as it says, anything else as a 500. */
     public void respond(Exchange exchange) {
         Exception caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
-        Message message = exchange.getMessage();
-        String path = message.getHeader(Exchange.HTTP_PATH, String.class);
         ApiProblem problem = caught instanceof ApiProblem p ? p
                 : caught instanceof com.fasterxml.jackson.core.JsonProcessingException json
                 ? ApiProblem.badRequest("the body is not valid JSON: " + json.getOriginalMessage())
                 : internalError(caught, exchange.getFromRouteId());
+        respondWith(exchange, problem);
+    }
+
+    /**
+     * Answers a problem from a bean that adds headers afterwards (a 401's WWW-Authenticate); a separate
+     * name, so routes calling {@code respond} by name find one method.
+     */
+    public void respondWith(Exchange exchange, ApiProblem problem) {
+        Message message = exchange.getMessage();
+        String path = message.getHeader(Exchange.HTTP_PATH, String.class);
         Map<String, Object> body = document(problem, path);
         message.getHeaders().clear();
         message.setHeader(Exchange.HTTP_RESPONSE_CODE, problem.status());

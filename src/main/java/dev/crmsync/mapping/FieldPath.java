@@ -64,7 +64,11 @@ public final class FieldPath {
         return node.isNull() ? null : node;
     }
 
-    /** Writes {@code value} at this path, creating objects and the selected array element on the way. */
+    /**
+     * Writes {@code value} at this path, creating objects and the selected array element on the way. A
+     * null written through a {@code [key=value]} selection whose element is absent creates no element
+     * (the array is created, empty).
+     */
     public void write(ObjectNode root, JsonNode value) {
         ObjectNode parent = root;
         for (int i = 0; i < segments.size(); i++) {
@@ -82,6 +86,11 @@ public final class FieldPath {
             JsonNode existing = parent.get(segment.name());
             ArrayNode array = existing instanceof ArrayNode a ? a : parent.putArray(segment.name());
             JsonNode element = select(array, segment);
+            if (element == null && segment.key() != null && (value == null || value.isNull())) {
+                // no value for the selected element: leave it out rather than write {"primary":true,"value":null},
+                // which APIs with such lists (Pipedrive's emails and phones) refuse
+                return;
+            }
             if (last) {
                 // a selected leaf: replace the element itself
                 replace(array, segment, value);

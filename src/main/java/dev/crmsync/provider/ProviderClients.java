@@ -5,16 +5,21 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmsync.api.Problems;
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.sync.Inbox;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.hubspot.HubSpotClient;
 import dev.crmsync.provider.hubspot.HubSpotProviderProperties;
 import dev.crmsync.provider.hubspot.HubSpotWebhookIntake;
+import dev.crmsync.provider.pipedrive.PipedriveClient;
+import dev.crmsync.provider.pipedrive.PipedriveProviderProperties;
+import dev.crmsync.provider.pipedrive.PipedriveWebhook;
 import dev.crmsync.provider.rest.RestCrmClient;
 import dev.crmsync.provider.rest.RestProviderProperties;
 import dev.crmsync.provider.salesforce.SalesforceClient;
 import dev.crmsync.provider.salesforce.SalesforceProviderProperties;
+import dev.crmsync.sync.Inbox;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
@@ -34,7 +39,8 @@ import org.springframework.transaction.support.TransactionTemplate;
  * Registers a {@code <name>Client} bean for every {@code crmsync.providers.<name>}, by its type, so a
  * provider's routes name their client as a template parameter and adding one is configuration only.
  * A Salesforce provider also gets its own camel-salesforce component, named like the provider; a
- * HubSpot provider its webhook intake, {@code <name>Webhooks}.
+ * HubSpot provider its webhook intake, {@code <name>Webhooks}; a Pipedrive provider its webhook
+ * receiver, {@code <name>Webhook}.
  */
 @Component
 public class ProviderClients implements BeanDefinitionRegistryPostProcessor, EnvironmentAware {
@@ -95,7 +101,16 @@ public class ProviderClients implements BeanDefinitionRegistryPostProcessor, Env
                             properties, beans.getBean(Inbox.class), beans.getBean(TransactionTemplate.class),
                             beans.getBean(ObjectMapper.class), beans.getBean(Clock.class), beans.getBean(MeterRegistry.class)));
                 }
-                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce, hubspot");
+                                case "pipedrive" -> {
+                    PipedriveProviderProperties properties = binder.bind(prefix, PipedriveProviderProperties.class).get();
+                    register(registry, name + "Client", PipedriveClient.class, () -> new PipedriveClient(name, properties,
+                            beans.getBean(ProviderPauses.class), beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class)));
+                    // the receiver of its webhooks, for the route POST /webhooks/<name>
+                    register(registry, name + "Webhook", PipedriveWebhook.class, () -> new PipedriveWebhook(name, properties,
+                            beans.getBean(Inbox.class), beans.getBean(Mappings.class), beans.getBean(Problems.class),
+                            beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class), beans.getBean(Clock.class)));
+                }
+                default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce, hubspot, pipedrive");
             }
         });
     }

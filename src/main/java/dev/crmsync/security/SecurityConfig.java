@@ -53,6 +53,20 @@ public class SecurityConfig {
                 .build();
     }
 
+    /**
+     * {@code /webhooks/**}: each provider's receiver authenticates its own calls (Pipedrive's HTTP Basic
+     * credentials, signatures), so Spring Security must not read their Authorization header as the admin's.
+     */
+    @Bean
+    @Order(0)
+    SecurityFilterChain webhooks(HttpSecurity http) throws Exception {
+        return http.securityMatcher("/webhooks/**")
+                .csrf(csrf -> csrf.disable())
+                .sessionManagement(session -> session.sessionCreationPolicy(SessionCreationPolicy.STATELESS))
+                .authorizeHttpRequests(requests -> requests.anyRequest().permitAll())
+                .build();
+    }
+
     @Bean
     @Order(2)
     SecurityFilterChain operations(HttpSecurity http) throws Exception {

@@ -6,6 +6,7 @@ import java.util.Map;
 import dev.crmsync.CrmContactSync;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
+import dev.crmsync.sim.pipedrive.PipedriveSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
 import org.springframework.boot.SpringApplication;
 
@@ -15,7 +16,8 @@ import org.springframework.boot.SpringApplication;
  * contacts move. crm1 and crm2 are generic REST CRMs; four people are in both, with differently
  * shaped records, and are matched by email. The Salesforce simulator holds six of crm1's people as
  * Contacts and three more as Leads; the HubSpot simulator five people, every other one of the demo
- * people, and sends its signed webhooks to the service.
+ * people, and sends its signed webhooks to the service. The Pipedrive simulator holds six people, three of them also in
+ * crm1, and sends its webhooks to the service.
  */
 public final class Sandbox {
 
@@ -24,6 +26,10 @@ public final class Sandbox {
     static final int SALESFORCE_PORT = 8093;
     static final int HUBSPOT_PORT = 8094;
     static final String HUBSPOT_SECRET = "sandbox-hubspot-client-secret";
+    static final int PIPEDRIVE_PORT = 8095;
+    static final String PIPEDRIVE_TOKEN = "sandbox-pipedrive";
+    static final String PIPEDRIVE_WEBHOOK_USER = "sandbox-pipedrive";
+    static final String PIPEDRIVE_WEBHOOK_PASSWORD = "sandbox-pipedrive-webhooks";
 
     private Sandbox() {
     }
@@ -37,17 +43,7 @@ public final class Sandbox {
         }
         SalesforceSimulator salesforce = SalesforceSimulator.builder().port(SALESFORCE_PORT).build().start();
         salesforce.seedDemo(6);
-        HubSpotSimulator hubspot = HubSpotSimulator.builder().port(HUBSPOT_PORT).token("sandbox-hubspot")
-                .clientSecret(HUBSPOT_SECRET).webhookTarget("http://localhost:8080/webhooks/hubspot").build().start();
-        for (int i = 2; i < 12; i += 2) {
-            hubspot.seed(HubSpotSimulator.demoContact(i));
-        }
-        String hs = "crmsync.providers.hubspot.";
-        System.setProperty(hs + "enabled", "true");
-        System.setProperty(hs + "base-url", hubspot.baseUrl());
-        System.setProperty(hs + "access-token", hubspot.token());
-        System.setProperty(hs + "client-secret", HUBSPOT_SECRET);
-        System.setProperty(hs + "poll-cron", "0/30 * * * * ?");
+        HubSpotSimulator hubspot = startHubSpot();
         wire("crm1", crm1);
         wire("crm2", crm2);
         String sf = "crmsync.providers.salesforce.";
@@ -57,12 +53,56 @@ public final class Sandbox {
         System.setProperty(sf + "client-secret", salesforce.clientSecret());
         System.setProperty(sf + "username", salesforce.username());
         System.setProperty(sf + "password", salesforce.password());
+        PipedriveSimulator pipedrive = startPipedrive();
         SpringApplication.from(CrmContactSync::main).withAdditionalProfiles("sandbox").run(args);
         System.out.printf("%n  Sandbox CRMs: crm1 at %s (token %s), crm2 at %s (token %s), Salesforce at %s (%s),%n"
                         + "  HubSpot at %s (token %s; its webhooks come to /webhooks/hubspot)%n"
                         + "  Edit a record there (PATCH %s/api/contacts/c-000001) and watch it reach the others and the API.%n%n",
                 crm1.baseUrl(), crm1.token(), crm2.baseUrl(), crm2.token(), salesforce.baseUrl(),
                 salesforce.baseUrl() + "/__sim/stats", hubspot.baseUrl(), hubspot.token(), crm1.baseUrl());
+        System.out.printf("  Pipedrive at %s (api_token %s), webhooks to %s%n%n", pipedrive.baseUrl(), PIPEDRIVE_TOKEN,
+                pipedrive.webhooks().target());
+    }
+
+    /** Five of the demo people, seeded without webhooks; what changes afterwards arrives by webhook. */
+    private static HubSpotSimulator startHubSpot() {
+        HubSpotSimulator hubspot = HubSpotSimulator.builder().port(HUBSPOT_PORT).token("sandbox-hubspot")
+                .clientSecret(HUBSPOT_SECRET).webhookTarget(serviceUrl() + "/webhooks/hubspot").build().start();
+        for (int i = 2; i < 12; i += 2) {
+            hubspot.seed(HubSpotSimulator.demoContact(i));
+        }
+        String hs = "crmsync.providers.hubspot.";
+        System.setProperty(hs + "enabled", "true");
+        System.setProperty(hs + "base-url", hubspot.baseUrl());
+        System.setProperty(hs + "access-token", hubspot.token());
+        System.setProperty(hs + "client-secret", HUBSPOT_SECRET);
+        System.setProperty(hs + "poll-cron", "0/30 * * * * ?");
+        return hubspot;
+    }
+
+    private static String serviceUrl() {
+        return "http://127.0.0.1:" + System.getenv().getOrDefault("PORT", "8080");
+    }
+
+    /**
+     * Persons 5 to 10 of the demo people (5, 6 and 7 are crm1's too, matched by email), seeded without
+     * webhooks: they arrive by the poll; what changes afterwards arrives by webhook.
+     */
+    private static PipedriveSimulator startPipedrive() {
+        String service = serviceUrl() + "/webhooks/pipedrive";
+        PipedriveSimulator pipedrive = PipedriveSimulator.builder().port(PIPEDRIVE_PORT).apiToken(PIPEDRIVE_TOKEN)
+                .webhook(service, PIPEDRIVE_WEBHOOK_USER, PIPEDRIVE_WEBHOOK_PASSWORD).build().start();
+        for (int i = 5; i < 11; i++) {
+            pipedrive.seed(PipedriveSimulator.demoPerson(i));
+        }
+        String pd = "crmsync.providers.pipedrive.";
+        System.setProperty(pd + "enabled", "true");
+        System.setProperty(pd + "base-url", pipedrive.baseUrl());
+        System.setProperty(pd + "api-token", PIPEDRIVE_TOKEN);
+        System.setProperty(pd + "webhook-username", PIPEDRIVE_WEBHOOK_USER);
+        System.setProperty(pd + "webhook-password", PIPEDRIVE_WEBHOOK_PASSWORD);
+        System.setProperty(pd + "poll-cron", "0/15 * * * * ?");
+        return pipedrive;
     }
 
     private static void wire(String name, GenericCrmSimulator crm) {
