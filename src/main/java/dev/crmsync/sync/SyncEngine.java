@@ -104,6 +104,11 @@ public class SyncEngine {
             if (contact == null) {
                 return Outcome.SKIPPED;
             }
+            if (!contact.id().equals(link.get().contactId())) {
+                // the record of a contact merged into another: its delete is the merge's cleanup (often
+                // our own delete read back), not the survivor's
+                return Outcome.UNCHANGED;
+            }
             if (!contact.isDeleted()) {
                 service.tombstone(contact, source, null);
                 return Outcome.DELETED;

@@ -1,0 +1,243 @@
+package dev.crmsync.sync;
+
+import static dev.crmsync.sim.hubspot.HubSpotSimulator.property;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmsync.sim.hubspot.HubSpotSimulator;
+import dev.crmsync.sim.pipedrive.PipedriveSimulator;
+import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.Http;
+import dev.crmsync.support.ServiceTest;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.annotation.DirtiesContext;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * Salesforce, HubSpot, Pipedrive and the API at once, each against its simulator, with the cases
+ * the scripts this service replaces get wrong: one person entered in two CRMs, quick edits in
+ * different systems, a delete racing an older update, a merge. Each test asserts the exact records
+ * every system ends with: no duplicates, no ghosts, no lost updates.
+ */
+@ServiceTest
+@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
+class ThreeCrmTest {
+
+    static final Duration PATIENCE = Duration.ofSeconds(30);
+    static final String HS_SECRET = "three-crm-hubspot-secret";
+    static final String PD_USER = "pd-hooks";
+    static final String PD_PASSWORD = "pd-hooks-password";
+    static final SalesforceSimulator SF = SalesforceSimulator.builder().build().start();
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(HS_SECRET)
+            .webhookFlushInterval(Duration.ofMillis(50)).build().start();
+    static final PipedriveSimulator PD = PipedriveSimulator.builder().apiToken("pd-token")
+            .webhookRetryDelays(Duration.ofMillis(200), Duration.ofSeconds(1)).build().start();
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        String sf = "crmsync.providers.salesforce.";
+        registry.add(sf + "enabled", () -> "true");
+        registry.add(sf + "login-url", SF::baseUrl);
+        registry.add(sf + "client-id", SF::clientId);
+        registry.add(sf + "client-secret", SF::clientSecret);
+        registry.add(sf + "username", SF::username);
+        registry.add(sf + "password", SF::password);
+        registry.add(sf + "poll-cron", () -> "0/1 * * * * ?");
+        registry.add(sf + "deliver-period", () -> "100");
+        String hs = "crmsync.providers.hubspot.";
+        registry.add(hs + "enabled", () -> "true");
+        registry.add(hs + "base-url", HS::baseUrl);
+        registry.add(hs + "access-token", HS::token);
+        registry.add(hs + "client-secret", () -> HS_SECRET);
+        registry.add(hs + "deliver-period", () -> "100");
+        String pd = "crmsync.providers.pipedrive.";
+        registry.add(pd + "enabled", () -> "true");
+        registry.add(pd + "base-url", PD::baseUrl);
+        registry.add(pd + "api-token", PD::apiToken);
+        registry.add(pd + "webhook-username", () -> PD_USER);
+        registry.add(pd + "webhook-password", () -> PD_PASSWORD);
+        registry.add(pd + "deliver-period", () -> "100");
+        registry.add("crmsync.sync.process-period", () -> "100");
+        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
+    }
+
+    @AfterAll
+    static void stop() {
+        SF.stop();
+        HS.stop();
+        PD.stop();
+    }
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    JdbcTemplate jdbc;
+
+    Http api;
+
+    @BeforeEach
+    void wire() {
+        api = new Http(port).withHeader("X-Api-Key", ServiceTest.API_KEY);
+        HS.webhooks().target("http://127.0.0.1:" + port + "/webhooks/hubspot").resume();
+        PD.webhooks().target("http://127.0.0.1:" + port + "/webhooks/pipedrive", PD_USER, PD_PASSWORD);
+        PD.webhooks().resume();
+    }
+
+    @Test
+    void onePersonEnteredInTwoCrmsWithDifferentlyCasedEmailsIsOneContactLinkedEverywhere() {
+        String email = email("ada");
+        String upper = email.toUpperCase(Locale.ROOT);
+        String sfId = id(SF.seed(SalesforceSimulator.CONTACT, Map.of("FirstName", "Ada", "LastName", "King", "Email", upper,
+                "Title", "Countess")));
+        String hsId = String.valueOf(HS.create(Map.of("email", email, "firstname", "Ada", "lastname", "King",
+                "phone", "+14155550101")).get("id"));
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            JsonNode contacts = api.get("/api/contacts?email=" + email).json().get("items");
+            assertThat(contacts).hasSize(1);
+            String hubId = contacts.get(0).get("id").asText();
+            assertThat(PD.findByEmail(email)).hasSize(1);
+            assertThat(links(hubId)).containsExactlyInAnyOrder("hubspot:contact:" + hsId, "salesforce:contact:" + sfId,
+                    "pipedrive:person:" + PD.findByEmail(email).get(0).get("id"));
+            // each system's values reach the others: Salesforce's title, HubSpot's phone
+            assertThat(contacts.get(0).get("title").asText()).isEqualTo("Countess");
+            assertThat(contacts.get(0).get("phone").asText()).isEqualTo("+14155550101");
+        });
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(liveSalesforce(email)).singleElement().satisfies(r -> assertThat(r)
+                    .containsEntry("Id", sfId).containsEntry("Phone", "+14155550101"));
+            assertThat(liveHubSpot(email)).singleElement().satisfies(c -> assertThat(property(c, "jobtitle")).isEqualTo("Countess"));
+            assertThat(PD.findByEmail(email)).singleElement().satisfies(p -> assertThat(p).containsEntry("name", "Ada King"));
+        });
+    }
+
+    @Test
+    void quickEditsInDifferentSystemsAllSurviveAndTheLatestEditOfOneFieldWins() throws Exception {
+        String email = email("grace");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"firstName\":\"Grace\",\"lastName\":\"Hopper\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        String hsId = externalId(hubId, "hubspot");
+        String sfId = externalId(hubId, "salesforce");
+        long pdId = Long.parseLong(externalId(hubId, "pipedrive"));
+
+        HS.update(hsId, Map.of("jobtitle", "Commodore"));
+        PD.update(pdId, Map.of("phones", List.of(Map.of("value", "+14155550102", "primary", true))));
+        // the same field later in Salesforce: SystemModstamp has whole seconds, so later means a second on
+        Thread.sleep(1100);
+        SF.update(SalesforceSimulator.CONTACT, sfId, Map.of("Title", "Rear Admiral"));
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            JsonNode hub = api.get("/api/contacts/" + hubId).json();
+            assertThat(hub.get("title").asText()).isEqualTo("Rear Admiral");
+            assertThat(hub.get("phone").asText()).isEqualTo("+14155550102");
+            assertThat(SF.find(SalesforceSimulator.CONTACT, sfId).orElseThrow())
+                    .containsEntry("Title", "Rear Admiral").containsEntry("Phone", "+14155550102");
+            assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Rear Admiral");
+            assertThat(property(HS.find(hsId).orElseThrow(), "phone")).isEqualTo("+14155550102");
+        });
+        assertThat(liveSalesforce(email)).hasSize(1);
+        assertThat(liveHubSpot(email)).hasSize(1);
+        assertThat(PD.findByEmail(email)).singleElement().satisfies(p -> assertThat(String.valueOf(p.get("phones")))
+                .contains("+14155550102"));
+    }
+
+    @Test
+    void aDeleteInTheApiWinsOverAnOlderUpdateStillOnItsWayFromACrm() throws Exception {
+        String email = email("gone");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Gone\"}").json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        long pdId = Long.parseLong(externalId(hubId, "pipedrive"));
+        String hsId = externalId(hubId, "hubspot");
+
+        // edits made in Pipedrive and HubSpot before the delete, whose webhooks arrive after it
+        PD.webhooks().pause();
+        HS.webhooks().pause();
+        PD.update(pdId, Map.of("name", "Still Here"));
+        HS.update(hsId, Map.of("jobtitle", "Still Here"));
+        assertThat(api.delete("/api/contacts/" + hubId).status()).isEqualTo(204);
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(PD.findByEmail(email)).isEmpty();
+            assertThat(liveHubSpot(email)).isEmpty();
+            assertThat(liveSalesforce(email)).isEmpty();
+        });
+        PD.webhooks().resume();
+        HS.webhooks().resume();
+        PD.webhooks().awaitIdle(PATIENCE);
+        HS.webhooks().awaitIdle(PATIENCE);
+
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + hubId).status()).isEqualTo(410);
+            assertThat(PD.findByEmail(email)).isEmpty();
+            assertThat(liveHubSpot(email)).isEmpty();
+            assertThat(liveSalesforce(email)).isEmpty();
+        });
+    }
+
+    @Test
+    void aHubSpotMergeLeavesOnePersonInEverySystem() {
+        String kept = email("kept");
+        String merged = email("merged");
+        String keptHub = api.post("/api/contacts", "{\"email\":\"" + kept + "\",\"lastName\":\"Kept\"}").json().get("id").asText();
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\",\"title\":\"CFO\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(keptHub).size() == 3 && links(mergedHub).size() == 3);
+
+        HS.merge(externalId(keptHub, "hubspot"), externalId(mergedHub, "hubspot"));
+
+        // held for a few seconds: the polls read back the merge's deletes of the merged person's records
+        await().during(Duration.ofSeconds(3)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + mergedHub).status()).isEqualTo(301);
+            assertThat(liveSalesforce(merged)).isEmpty();
+            assertThat(PD.findByEmail(merged)).isEmpty();
+            assertThat(liveSalesforce(kept)).hasSize(1);
+            assertThat(PD.findByEmail(kept)).hasSize(1);
+            assertThat(liveHubSpot(kept)).hasSize(1);
+            assertThat(api.get("/api/contacts/" + keptHub).json().get("title").asText()).isEqualTo("CFO");
+        });
+        assertThat(liveHubSpot(merged)).isEmpty();
+    }
+
+    // helpers
+
+    static String email(String who) {
+        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+    }
+
+    static String id(Map<String, Object> record) {
+        return String.valueOf(record.get("Id"));
+    }
+
+    static List<Map<String, Object>> liveSalesforce(String email) {
+        return SF.live(SalesforceSimulator.CONTACT).stream()
+                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).toList();
+    }
+
+    static List<Map<String, Object>> liveHubSpot(String email) {
+        return HS.live().stream().filter(c -> email.equalsIgnoreCase(String.valueOf(property(c, "email")))).toList();
+    }
+
+    List<String> links(String contactId) {
+        return jdbc.queryForList("SELECT system || ':' || object_type || ':' || external_id FROM contact_link "
+                + "WHERE contact_id = ?", String.class, contactId);
+    }
+
+    String externalId(String contactId, String system) {
+        return jdbc.queryForObject("SELECT external_id FROM contact_link WHERE contact_id = ? AND system = ?", String.class,
+                contactId, system);
+    }
+}
