@@ -30,6 +30,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.crmsync.CrmContactSync;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
+import dev.crmsync.sim.pipedrive.PipedriveSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
 import org.apache.camel.CamelContext;
 import org.springframework.boot.SpringApplication;
@@ -38,12 +39,12 @@ import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
- * HubSpot as the users of webhooks judge it, against the HubSpot and Salesforce simulators:
+ * HubSpot as the users of webhooks judge it, against the HubSpot, Salesforce and Pipedrive simulators:
  * <ol>
  *   <li><b>intake</b>: signed webhook requests from 32 concurrent senders, one event each, while the
  *   inbox processor is paused (a storm is stored first, applied after): requests/s and latency;</li>
- *   <li><b>change latency</b>: a contact edited in HubSpot, 5 a second, until the edit is in Salesforce:
- *   p50 and p99 (the simulator sends its webhooks every 50 ms, which is in the figure);</li>
+ *   <li><b>change latency</b>: a contact edited in HubSpot, 5 a second, until the edit is in Salesforce
+ *   and in Pipedrive: p50 and p99 (the simulator sends its webhooks every 50 ms, which is in the figure);</li>
  *   <li><b>calls</b>: HubSpot API calls per 1,000 contacts created through the API (bound: 10, one
  *   batch call per 100), the echo webhooks of those writes included;</li>
  *   <li><b>rate limit</b>: contacts waiting in the outbox written to HubSpot under its 190-per-10-s
@@ -76,13 +77,15 @@ public final class WebhookBenchmark {
         result.put("options", options);
         try (HubSpotSimulator hs = HubSpotSimulator.builder().token("bench-hs").clientSecret(SECRET).threads(8)
                 .webhookFlushInterval(Duration.ofMillis(50)).rateLimits(false).build().start();
-             SalesforceSimulator sf = SalesforceSimulator.builder().threads(4).dailyLimit(100_000_000).build().start()) {
+             SalesforceSimulator sf = SalesforceSimulator.builder().threads(4).dailyLimit(100_000_000).build().start();
+             PipedriveSimulator pd = PipedriveSimulator.builder().apiToken("bench-pd").threads(4).rateLimiting(false)
+                     .build().start()) {
             List<String> ids = new ArrayList<>();
             for (int i = 0; i < 1000; i++) {
                 ids.add(String.valueOf(hs.seed(Map.of("email", "hs" + i + "@example.com", "firstname", "First" + i,
                         "lastname", "Last" + i)).get("id")));
             }
-            ConfigurableApplicationContext service = start(home, hs, sf);
+            ConfigurableApplicationContext service = start(home, hs, sf, pd);
             try {
                 int port = ((WebServerApplicationContext) service).getWebServer().getPort();
                 JdbcTemplate jdbc = service.getBean(JdbcTemplate.class);
@@ -93,10 +96,10 @@ public final class WebhookBenchmark {
                 intake(port, ids, options.get("warmup"), options.get("senders"), 100_000_000);
                 result.put("intake", intake(port, ids, options.get("requests"), options.get("senders"), 200_000_000));
                 camel.getRouteController().startRoute("inbox-process");
-                waitUntil("the storm applied and the 1,000 people in Salesforce", Duration.ofMinutes(10),
-                        () -> backlog(jdbc) == 0 && links(jdbc, "salesforce") >= 1000);
+                waitUntil("the storm applied and the 1,000 people in Salesforce and Pipedrive", Duration.ofMinutes(10),
+                        () -> backlog(jdbc) == 0 && links(jdbc, "salesforce") >= 1000 && links(jdbc, "pipedrive") >= 1000);
 
-                result.put("changeLatency", latency(hs, sf, jdbc, ids, options.get("changes")));
+                result.put("changeLatency", latency(hs, sf, pd, jdbc, ids, options.get("changes")));
                 result.put("calls", calls(hs, jdbc, port, options.get("written")));
 
                 hs.rateLimits(true).rateLimit(HubSpotSimulator.DEFAULT_RATE_LIMIT, Duration.ofSeconds(10));
@@ -116,7 +119,8 @@ public final class WebhookBenchmark {
         System.out.println("Written " + home.relativize(out));
     }
 
-    private static ConfigurableApplicationContext start(Path home, HubSpotSimulator hs, SalesforceSimulator sf) throws Exception {
+    private static ConfigurableApplicationContext start(Path home, HubSpotSimulator hs, SalesforceSimulator sf,
+                                                        PipedriveSimulator pd) throws Exception {
         Map<String, String> p = new LinkedHashMap<>();
         p.put("server.port", "0");
         p.put("crmsync.home", home.toString());
@@ -139,6 +143,11 @@ public final class WebhookBenchmark {
         p.put(s + "username", sf.username());
         p.put(s + "password", sf.password());
         p.put(s + "deliver-period", "100");
+        String d = "crmsync.providers.pipedrive.";
+        p.put(d + "enabled", "true");
+        p.put(d + "base-url", pd.baseUrl());
+        p.put(d + "api-token", pd.apiToken());
+        p.put(d + "deliver-period", "100");
         return SpringApplication.run(CrmContactSync.class,
                 p.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue()).toArray(String[]::new));
     }
@@ -195,34 +204,47 @@ public final class WebhookBenchmark {
         return figures;
     }
 
-    /** Edits in HubSpot, 5 a second; the time until each edit is in Salesforce. */
-    private static Map<String, Object> latency(HubSpotSimulator hs, SalesforceSimulator sf, JdbcTemplate jdbc, List<String> ids,
-                                               int changes) throws Exception {
-        long[] latencies = new long[changes];
+    /** Edits in HubSpot, 5 a second; the time until each edit is in Salesforce, and in Pipedrive. */
+    private static Map<String, Object> latency(HubSpotSimulator hs, SalesforceSimulator sf, PipedriveSimulator pd,
+                                               JdbcTemplate jdbc, List<String> ids, int changes) throws Exception {
+        long[] toSalesforce = new long[changes];
+        long[] toPipedrive = new long[changes];
         for (int i = 0; i < changes; i++) {
             String hsId = ids.get(i % ids.size());
-            String sfId = jdbc.queryForObject("SELECT s.external_id FROM contact_link h JOIN contact_link s "
-                    + "ON s.contact_id = h.contact_id AND s.system = 'salesforce' WHERE h.system = 'hubspot' AND h.external_id = ?",
-                    String.class, hsId);
-            String title = "Latency " + i;
+            String sfId = linked(jdbc, hsId, "salesforce");
+            long pdId = Long.parseLong(linked(jdbc, hsId, "pipedrive"));
+            String lastName = "Latency" + i;
             long start = System.nanoTime();
-            hs.update(hsId, Map.of("jobtitle", title));
-            while (!title.equals(sf.find(SalesforceSimulator.CONTACT, sfId).orElseThrow().get("Title"))) {
-                if (System.nanoTime() - start > Duration.ofSeconds(30).toNanos()) {
-                    throw new IllegalStateException("change " + i + " did not reach Salesforce in 30 s");
+            hs.update(hsId, Map.of("lastname", lastName));
+            while (toSalesforce[i] == 0 || toPipedrive[i] == 0) {
+                long now = System.nanoTime();
+                if (toSalesforce[i] == 0 && lastName.equals(sf.find(SalesforceSimulator.CONTACT, sfId).orElseThrow().get("LastName"))) {
+                    toSalesforce[i] = now - start;
+                }
+                if (toPipedrive[i] == 0 && String.valueOf(pd.find(pdId).orElseThrow().get("name")).endsWith(" " + lastName)) {
+                    toPipedrive[i] = now - start;
+                }
+                if (now - start > Duration.ofSeconds(30).toNanos()) {
+                    throw new IllegalStateException("change " + i + " did not reach Salesforce and Pipedrive in 30 s");
                 }
                 Thread.sleep(2);
             }
-            latencies[i] = System.nanoTime() - start;
-            long pace = 200_000_000L - latencies[i];
+            long pace = 200_000_000L - (System.nanoTime() - start);
             if (pace > 0) {
                 Thread.sleep(pace / 1_000_000);
             }
         }
-        Map<String, Object> figures = new LinkedHashMap<>(percentiles(latencies));
+        Map<String, Object> figures = new LinkedHashMap<>();
         figures.put("changes", changes);
-        System.out.println("change latency HubSpot -> Salesforce: " + figures);
+        figures.put("toSalesforce", percentiles(toSalesforce));
+        figures.put("toPipedrive", percentiles(toPipedrive));
+        System.out.println("change latency from HubSpot: " + figures);
         return figures;
+    }
+
+    private static String linked(JdbcTemplate jdbc, String hubSpotId, String system) {
+        return jdbc.queryForObject("SELECT o.external_id FROM contact_link h JOIN contact_link o ON o.contact_id = h.contact_id "
+                + "AND o.system = ? WHERE h.system = 'hubspot' AND h.external_id = ?", String.class, system, hubSpotId);
     }
 
     /** HubSpot calls per 1,000 contacts created through the API, their echo webhooks included. */

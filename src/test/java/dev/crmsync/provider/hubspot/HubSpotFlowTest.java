@@ -6,6 +6,9 @@ import static org.awaitility.Awaitility.await;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -16,6 +19,7 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmsync.provider.CrmClient.Page;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.support.Http;
@@ -59,6 +63,7 @@ class HubSpotFlowTest {
         // never during a test: what arrives came by webhook, or from a poll the test runs
         registry.add(hs + "poll-cron", () -> "0 0 0 1 1 ? 2099");
         registry.add(hs + "deliver-period", () -> "100");
+        registry.add(hs + "search-per-second", () -> "25");
         String crm1 = "crmsync.providers.crm1.";
         registry.add(crm1 + "enabled", () -> "true");
         registry.add(crm1 + "base-url", CRM1::baseUrl);
@@ -88,6 +93,9 @@ class HubSpotFlowTest {
     @Autowired
     Poller poller;
 
+    @Autowired
+    HubSpotClient hubspotClient;
+
     Http api;
     Http webhooks;
 
@@ -101,7 +109,8 @@ class HubSpotFlowTest {
     @AfterEach
     void restore() {
         HS.faults().clear();
-        HS.rateLimits(true).rateLimit(HubSpotSimulator.DEFAULT_RATE_LIMIT, Duration.ofSeconds(10)).resetRateLimits();
+        HS.rateLimits(true).rateLimit(HubSpotSimulator.DEFAULT_RATE_LIMIT, Duration.ofSeconds(10)).resetRateLimits()
+                .searchRateLimit(HubSpotSimulator.DEFAULT_SEARCH_PER_SECOND);
         CRM1.faults().clear();
     }
 
@@ -223,6 +232,33 @@ class HubSpotFlowTest {
 
         assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Lost");
         assertThat(HS.calls("POST /crm/v3/objects/contacts/search")).isPositive();
+    }
+
+    @Test
+    void theSearchPollMovesItsLowerBoundInsteadOfPagingPastTenThousandResults() {
+        HS.searchRateLimit(0);
+        String batch = UUID.randomUUID().toString().substring(0, 8);
+        Instant from = Instant.now().minusMillis(1);
+        for (int i = 0; i < 10_100; i++) {
+            HS.seed(Map.of("email", "cap" + i + "-" + batch + "@example.com", "lastname", "Cap" + i));
+        }
+
+        Set<String> seen = new HashSet<>();
+        Instant since = from;
+        String after = null;
+        for (int pages = 0; pages < 200; pages++) {
+            Page page = hubspotClient.changedSince("contact", since, after, 200);
+            page.records().stream().filter(r -> r.at("/properties/email").asText().endsWith("-" + batch + "@example.com"))
+                    .forEach(r -> seen.add(r.get("id").asText()));
+            if (!page.hasNext()) {
+                break;
+            }
+            since = page.nextSince();
+            after = page.nextAfterId();
+        }
+
+        assertThat(seen).hasSize(10_100);
+        assertThat(HS.requests("POST /crm/v3/objects/contacts/search")).noneMatch(r -> r.status() == 400);
     }
 
     @Test
