@@ -1,6 +1,8 @@
 package dev.crmsync.sync;
 
 import static dev.crmsync.sim.hubspot.HubSpotSimulator.property;
+import static dev.crmsync.support.Simulated.PATIENCE;
+import static dev.crmsync.support.Simulated.email;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -8,7 +10,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
@@ -16,6 +17,7 @@ import dev.crmsync.sim.pipedrive.PipedriveSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.Simulated;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,7 +38,6 @@ import org.springframework.test.context.DynamicPropertySource;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class ThreeCrmTest {
 
-    static final Duration PATIENCE = Duration.ofSeconds(30);
     static final String HS_SECRET = "three-crm-hubspot-secret";
     static final String PD_USER = "pd-hooks";
     static final String PD_PASSWORD = "pd-hooks-password";
@@ -48,30 +49,10 @@ class ThreeCrmTest {
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        String sf = "crmsync.providers.salesforce.";
-        registry.add(sf + "enabled", () -> "true");
-        registry.add(sf + "login-url", SF::baseUrl);
-        registry.add(sf + "client-id", SF::clientId);
-        registry.add(sf + "client-secret", SF::clientSecret);
-        registry.add(sf + "username", SF::username);
-        registry.add(sf + "password", SF::password);
-        registry.add(sf + "poll-cron", () -> "0/1 * * * * ?");
-        registry.add(sf + "deliver-period", () -> "100");
-        String hs = "crmsync.providers.hubspot.";
-        registry.add(hs + "enabled", () -> "true");
-        registry.add(hs + "base-url", HS::baseUrl);
-        registry.add(hs + "access-token", HS::token);
-        registry.add(hs + "client-secret", () -> HS_SECRET);
-        registry.add(hs + "deliver-period", () -> "100");
-        String pd = "crmsync.providers.pipedrive.";
-        registry.add(pd + "enabled", () -> "true");
-        registry.add(pd + "base-url", PD::baseUrl);
-        registry.add(pd + "api-token", PD::apiToken);
-        registry.add(pd + "webhook-username", () -> PD_USER);
-        registry.add(pd + "webhook-password", () -> PD_PASSWORD);
-        registry.add(pd + "deliver-period", () -> "100");
-        registry.add("crmsync.sync.process-period", () -> "100");
-        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
+        Simulated.salesforce(registry, SF);
+        Simulated.hubspot(registry, HS, HS_SECRET);
+        Simulated.pipedrive(registry, PD, PD_USER, PD_PASSWORD);
+        Simulated.fastSync(registry);
     }
 
     @AfterAll
@@ -213,10 +194,6 @@ class ThreeCrmTest {
     }
 
     // helpers
-
-    static String email(String who) {
-        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
-    }
 
     static String id(Map<String, Object> record) {
         return String.valueOf(record.get("Id"));

@@ -1,6 +1,10 @@
 package dev.crmsync.provider.hubspot;
 
 import static dev.crmsync.sim.hubspot.HubSpotSimulator.property;
+import static dev.crmsync.support.Simulated.PATIENCE;
+import static dev.crmsync.support.Simulated.byEmail;
+import static dev.crmsync.support.Simulated.email;
+import static dev.crmsync.support.Simulated.liveIn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -10,9 +14,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.Base64;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 
 import javax.crypto.Mac;
@@ -24,6 +26,7 @@ import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.Simulated;
 import dev.crmsync.sync.Poller;
 import org.apache.camel.CamelContext;
 import org.junit.jupiter.api.AfterAll;
@@ -47,7 +50,6 @@ import org.springframework.test.context.DynamicPropertySource;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class HubSpotFlowTest {
 
-    static final Duration PATIENCE = Duration.ofSeconds(30);
     static final String SECRET = "hubspot-client-secret-for-tests";
     static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(SECRET)
             .webhookFlushInterval(Duration.ofMillis(50)).build().start();
@@ -55,24 +57,10 @@ class HubSpotFlowTest {
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        String hs = "crmsync.providers.hubspot.";
-        registry.add(hs + "enabled", () -> "true");
-        registry.add(hs + "base-url", HS::baseUrl);
-        registry.add(hs + "access-token", HS::token);
-        registry.add(hs + "client-secret", () -> SECRET);
-        // never during a test: what arrives came by webhook, or from a poll the test runs
-        registry.add(hs + "poll-cron", () -> "0 0 0 1 1 ? 2099");
-        registry.add(hs + "deliver-period", () -> "100");
-        registry.add(hs + "search-per-second", () -> "25");
-        String crm1 = "crmsync.providers.crm1.";
-        registry.add(crm1 + "enabled", () -> "true");
-        registry.add(crm1 + "base-url", CRM1::baseUrl);
-        registry.add(crm1 + "auth-value", () -> "Bearer " + CRM1.token());
-        registry.add(crm1 + "poll-cron", () -> "0/1 * * * * ?");
-        registry.add(crm1 + "deliver-period", () -> "100");
-        registry.add("crmsync.sync.process-period", () -> "100");
-        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
-        registry.add("crmsync.delivery.max-redeliveries", () -> "3");
+        Simulated.hubspot(registry, HS, SECRET);
+        registry.add("crmsync.providers.hubspot.search-per-second", () -> "25");
+        Simulated.rest(registry, "crm1", CRM1);
+        Simulated.fastSync(registry);
     }
 
     @AfterAll
@@ -284,24 +272,8 @@ class HubSpotFlowTest {
         return Base64.getEncoder().encodeToString(mac.doFinal(("POST" + url + body + timestamp).getBytes(StandardCharsets.UTF_8)));
     }
 
-    static String email(String who) {
-        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
-    }
-
     static String id(Map<String, Object> contact) {
         return String.valueOf(contact.get("id"));
-    }
-
-    static Optional<Map<String, Object>> byEmail(GenericCrmSimulator crm, String email) {
-        List<Map<String, Object>> found = crm.records().stream()
-                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).toList();
-        assertThat(found).as("records with %s in crm1", email).hasSizeLessThanOrEqualTo(1);
-        return found.stream().findFirst();
-    }
-
-    static Map<String, Object> liveIn(GenericCrmSimulator crm, String email) {
-        return await().atMost(PATIENCE).until(() -> byEmail(crm, email).filter(r -> !Boolean.TRUE.equals(r.get("Deleted"))),
-                Optional::isPresent).orElseThrow();
     }
 
     JsonNode hub(String email) {

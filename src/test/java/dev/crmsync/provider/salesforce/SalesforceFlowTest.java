@@ -1,6 +1,10 @@
 package dev.crmsync.provider.salesforce;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static dev.crmsync.support.Simulated.PATIENCE;
+import static dev.crmsync.support.Simulated.byEmail;
+import static dev.crmsync.support.Simulated.email;
+import static dev.crmsync.support.Simulated.liveIn;
 import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
@@ -18,6 +22,7 @@ import dev.crmsync.sim.ManualClock;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.Simulated;
 import dev.crmsync.sync.Poller;
 import org.apache.camel.CamelContext;
 import org.junit.jupiter.api.AfterAll;
@@ -44,7 +49,6 @@ import org.springframework.test.context.DynamicPropertySource;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class SalesforceFlowTest {
 
-    static final Duration PATIENCE = Duration.ofSeconds(30);
     static final SalesforceSimulator SF = SalesforceSimulator.builder().build().start();
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
     static final String CONTACT = SalesforceSimulator.CONTACT;
@@ -52,25 +56,10 @@ class SalesforceFlowTest {
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        String sf = "crmsync.providers.salesforce.";
-        registry.add(sf + "enabled", () -> "true");
-        registry.add(sf + "login-url", SF::baseUrl);
-        registry.add(sf + "client-id", SF::clientId);
-        registry.add(sf + "client-secret", SF::clientSecret);
-        registry.add(sf + "username", SF::username);
-        registry.add(sf + "password", SF::password);
-        registry.add(sf + "poll-cron", () -> "0/1 * * * * ?");
-        registry.add(sf + "deliver-period", () -> "100");
-        registry.add(sf + "limit-pause", () -> "PT2S");
-        String crm1 = "crmsync.providers.crm1.";
-        registry.add(crm1 + "enabled", () -> "true");
-        registry.add(crm1 + "base-url", CRM1::baseUrl);
-        registry.add(crm1 + "auth-value", () -> "Bearer " + CRM1.token());
-        registry.add(crm1 + "poll-cron", () -> "0/1 * * * * ?");
-        registry.add(crm1 + "deliver-period", () -> "100");
-        registry.add("crmsync.sync.process-period", () -> "100");
-        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
-        registry.add("crmsync.delivery.max-redeliveries", () -> "3");
+        Simulated.salesforce(registry, SF);
+        registry.add("crmsync.providers.salesforce.limit-pause", () -> "PT2S");
+        Simulated.rest(registry, "crm1", CRM1);
+        Simulated.fastSync(registry);
     }
 
     @AfterAll
@@ -150,7 +139,7 @@ class SalesforceFlowTest {
         String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"firstName\":\"Api\","
                 + "\"lastName\":\"Person\",\"title\":\"Buyer\"}").json().get("id").asText();
 
-        Map<String, Object> created = liveIn(SF, CONTACT, email);
+        Map<String, Object> created = liveRecord(SF, CONTACT, email);
         assertThat(created).containsEntry("FirstName", "Api").containsEntry("LastName", "Person").containsEntry("Title", "Buyer");
         assertThat(SF.calls("POST /composite/sobjects")).isGreaterThan(creates);
         await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + created.get("Id")));
@@ -272,7 +261,7 @@ class SalesforceFlowTest {
         SF.faults().failNext(1, 503, "POST", "/composite/sobjects").dropNext(1, "POST", "/composite/sobjects");
         String outbound = email("write");
         api.post("/api/contacts", "{\"email\":\"" + outbound + "\",\"lastName\":\"Written\"}");
-        assertThat(liveIn(SF, CONTACT, outbound)).containsEntry("LastName", "Written");
+        assertThat(liveRecord(SF, CONTACT, outbound)).containsEntry("LastName", "Written");
         await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() ->
                 assertThat(SF.live(CONTACT)).filteredOn(r -> outbound.equalsIgnoreCase(String.valueOf(r.get("Email")))).hasSize(1));
         assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE system = 'salesforce' AND payload LIKE '%" + outbound + "%'"))
@@ -303,7 +292,7 @@ class SalesforceFlowTest {
 
         SF.dailyLimit(SalesforceSimulator.DEFAULT_DAILY_LIMIT).resetDailyUsage();
 
-        assertThat(liveIn(SF, CONTACT, email)).containsEntry("LastName", "Waiting");
+        assertThat(liveRecord(SF, CONTACT, email)).containsEntry("LastName", "Waiting");
         assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'")).isZero();
         await().atMost(PATIENCE).untilAsserted(() ->
                 assertThat(admin.get("/actuator/health").json().get("status").asText()).isEqualTo("UP"));
@@ -343,27 +332,11 @@ class SalesforceFlowTest {
 
     // helpers
 
-    static String email(String who) {
-        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
-    }
-
     static String id(Map<String, Object> record) {
         return (String) record.get("Id");
     }
 
-    static Optional<Map<String, Object>> byEmail(GenericCrmSimulator crm, String email) {
-        List<Map<String, Object>> found = crm.records().stream()
-                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).toList();
-        assertThat(found).as("records with %s in crm1", email).hasSizeLessThanOrEqualTo(1);
-        return found.stream().findFirst();
-    }
-
-    static Map<String, Object> liveIn(GenericCrmSimulator crm, String email) {
-        return await().atMost(PATIENCE).until(() -> byEmail(crm, email).filter(r -> !Boolean.TRUE.equals(r.get("Deleted"))),
-                Optional::isPresent).orElseThrow();
-    }
-
-    static Map<String, Object> liveIn(SalesforceSimulator sf, String type, String email) {
+    static Map<String, Object> liveRecord(SalesforceSimulator sf, String type, String email) {
         return await().atMost(PATIENCE).until(() -> sf.live(type).stream()
                 .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).findFirst(), Optional::isPresent).orElseThrow();
     }
