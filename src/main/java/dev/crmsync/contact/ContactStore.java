@@ -54,6 +54,17 @@ public class ContactStore {
                 .stream().findFirst();
     }
 
+    /** Several contacts by id, in one query; ids not found are absent. */
+    public Map<String, Contact> findAll(java.util.Collection<String> ids) {
+        if (ids.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, Contact> found = new java.util.HashMap<>();
+        jdbc.query("SELECT " + COLUMNS + " FROM contact WHERE id IN (:ids)", Map.of("ids", ids), contactRow)
+                .forEach(contact -> found.put(contact.id(), contact));
+        return found;
+    }
+
     /** Reads the contact and holds its row lock until the transaction ends, so writes to one contact queue up. */
     public Optional<Contact> findForUpdate(String id) {
         return jdbc.query("SELECT " + COLUMNS + " FROM contact WHERE id = :id FOR UPDATE", Map.of("id", id), contactRow)

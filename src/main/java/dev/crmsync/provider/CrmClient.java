@@ -118,7 +118,10 @@ public interface CrmClient {
             }
         } catch (RemoteCallException e) {
             if (e.retryAfter() != null) {
-                exchange.getMessage().setHeader(REDELIVERY_DELAY, e.retryAfter().toMillis());
+                // Retry-After is the least wait; a little more, spread, keeps parallel calls from colliding again
+                long wait = e.retryAfter().toMillis();
+                exchange.getMessage().setHeader(REDELIVERY_DELAY,
+                        wait + java.util.concurrent.ThreadLocalRandom.current().nextLong(wait / 4 + 1));
             }
             throw e;
         }

@@ -9,12 +9,17 @@ import org.springframework.stereotype.Component;
 /**
  * The dead-letter channel's retry rule: try again while retries are left and another try can help.
  * A 4xx other than 408 and 429 means the record itself is refused: it goes to dead letters at once.
+ * A 429 is waited out (its Retry-After) without spending a try.
  */
 @Component("deliveryRetry")
 public class DeliveryRetry implements Predicate {
 
     /** Exchange property: how many times the delivery has been tried, for its dead letter. */
     public static final String ATTEMPTS = "crmsyncAttempts";
+    /** Exchange property: how many times a rate limit made the delivery wait. */
+    static final String WAITS = "crmsyncWaits";
+    /** Waits for a rate limit before the delivery is a dead letter after all: the limit never lifted. */
+    static final int MAX_WAITS = 50;
 
     private final int maxRedeliveries;
 
@@ -28,9 +33,15 @@ public class DeliveryRetry implements Predicate {
         if (error == null) {
             error = exchange.getException();
         }
+        RemoteCallException remote = org.apache.camel.util.ObjectHelper.getException(RemoteCallException.class, error);
+        if (remote != null && remote.status() == 429) {
+            // "wait", not "failed": a rate limit spends none of the record's tries, up to a bound
+            int waits = exchange.getProperty(WAITS, 0, Integer.class) + 1;
+            exchange.setProperty(WAITS, waits);
+            return waits <= MAX_WAITS;
+        }
         int failures = exchange.getProperty(ATTEMPTS, 0, Integer.class) + 1;
         exchange.setProperty(ATTEMPTS, failures);
-        RemoteCallException remote = org.apache.camel.util.ObjectHelper.getException(RemoteCallException.class, error);
         boolean helps = remote == null || remote.retryable();
         return helps && failures <= maxRedeliveries;
     }

@@ -56,6 +56,18 @@ public class Links {
                 Map.of("contact", contactId), this::link);
     }
 
+    /** The links of one system for several contacts, in one query, by contact id. */
+    public Map<String, List<Link>> inSystem(String system, java.util.Collection<String> contactIds) {
+        if (contactIds.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, List<Link>> byContact = new java.util.HashMap<>();
+        jdbc.query("SELECT * FROM contact_link WHERE system = :system AND contact_id IN (:contacts)",
+                        Map.of("system", system, "contacts", contactIds), this::link)
+                .forEach(link -> byContact.computeIfAbsent(link.contactId(), id -> new java.util.ArrayList<>()).add(link));
+        return byContact;
+    }
+
     /**
      * Records what a system now holds for a contact: {@code synced}, its canonical values (the next
      * merge base), and {@code hash}, the hash of the remote payload the hub's values make, or null
@@ -63,17 +75,36 @@ public class Links {
      */
     public void save(String system, String objectType, String externalId, String contactId, Map<String, Object> synced,
                      String hash, Instant remoteModifiedAt, Instant now) {
-        MapSqlParameterSource parameters = new MapSqlParameterSource()
-                .addValue("system", system).addValue("object", objectType).addValue("id", externalId)
-                .addValue("contact", contactId).addValue("values", write(synced)).addValue("hash", hash)
-                .addValue("modified", at(remoteModifiedAt)).addValue("now", at(now));
-        int updated = jdbc.update("UPDATE contact_link SET contact_id = :contact, synced_values = :values, synced_hash = :hash, "
-                + "remote_modified_at = COALESCE(:modified, remote_modified_at), last_synced_at = :now "
+        saveAll(List.of(new Write(system, objectType, externalId, contactId, synced, hash, remoteModifiedAt)), now);
+    }
+
+    /** What {@link #save} records, for {@link #saveAll}. */
+    public record Write(String system, String objectType, String externalId, String contactId, Map<String, Object> synced,
+                        String hash, Instant remoteModifiedAt) {
+    }
+
+    /** Several saves in two batched statements (update, then insert what was not there). */
+    public void saveAll(List<Write> writes, Instant now) {
+        if (writes.isEmpty()) {
+            return;
+        }
+        MapSqlParameterSource[] parameters = writes.stream().map(w -> new MapSqlParameterSource()
+                .addValue("system", w.system()).addValue("object", w.objectType()).addValue("id", w.externalId())
+                .addValue("contact", w.contactId()).addValue("values", write(w.synced())).addValue("hash", w.hash())
+                .addValue("modified", at(w.remoteModifiedAt())).addValue("now", at(now))).toArray(MapSqlParameterSource[]::new);
+        int[] updated = jdbc.batchUpdate("UPDATE contact_link SET contact_id = :contact, synced_values = :values, "
+                + "synced_hash = :hash, remote_modified_at = COALESCE(:modified, remote_modified_at), last_synced_at = :now "
                 + "WHERE system = :system AND object_type = :object AND external_id = :id", parameters);
-        if (updated == 0) {
-            jdbc.update("INSERT INTO contact_link (system, object_type, external_id, contact_id, synced_values, synced_hash, "
+        List<MapSqlParameterSource> missing = new java.util.ArrayList<>();
+        for (int i = 0; i < updated.length; i++) {
+            if (updated[i] == 0) {
+                missing.add(parameters[i]);
+            }
+        }
+        if (!missing.isEmpty()) {
+            jdbc.batchUpdate("INSERT INTO contact_link (system, object_type, external_id, contact_id, synced_values, synced_hash, "
                     + "remote_modified_at, last_synced_at, created_at) VALUES (:system, :object, :id, :contact, :values, "
-                    + ":hash, :modified, :now, :now)", parameters);
+                    + ":hash, :modified, :now, :now)", missing.toArray(MapSqlParameterSource[]::new));
         }
     }
 

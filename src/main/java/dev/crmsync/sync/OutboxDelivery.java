@@ -84,9 +84,14 @@ public class OutboxDelivery {
         finish(superseded, "delivered", "superseded by a later change of the same contact");
         List<Delivery> deliveries = new ArrayList<>();
         List<Long> nothingToDo = new ArrayList<>();
+        // one query each for the contacts and their links in this system, not two per row
+        Map<String, Contact> found = contacts.findAll(latest.keySet());
+        Map<String, List<Link>> linked = links.inSystem(system, latest.keySet());
         for (Map<String, Object> row : latest.values()) {
             long id = ((Number) row.get("id")).longValue();
-            Delivery delivery = decide(id, system, (String) row.get("object_type"), (String) row.get("contact_id"));
+            String contactId = (String) row.get("contact_id");
+            Delivery delivery = decide(id, system, (String) row.get("object_type"), found.get(contactId),
+                    linked.getOrDefault(contactId, List.of()));
             if (delivery != null && ((Number) row.get("attempts")).intValue() > 0) {
                 delivery.retried();
             }
@@ -105,13 +110,12 @@ public class OutboxDelivery {
         return deliveries;
     }
 
-    private Delivery decide(long outboxId, String system, String primaryObjectType, String contactId) {
-        Optional<Contact> found = contacts.find(contactId);
-        if (found.isEmpty()) {
+    private Delivery decide(long outboxId, String system, String primaryObjectType, Contact contact, List<Link> linked) {
+        if (contact == null) {
             return null;
         }
-        Contact contact = found.get();
-        Optional<Link> link = linkIn(system, contactId);
+        String contactId = contact.id();
+        Optional<Link> link = preferred(system, linked);
         // a person the system holds as another object (a Salesforce Lead) is updated there, not created again
         String objectType = link.map(Link::objectType).orElse(primaryObjectType);
         Mapping mapping = mappings.get(system + "-" + objectType);
@@ -132,22 +136,38 @@ public class OutboxDelivery {
                 contact.values().email(), null);
     }
 
-    /** The contact's link in a system; of several (a Contact and a Lead), the one of the first object in its list. */
-    private Optional<Link> linkIn(String system, String contactId) {
+    /** Of a contact's links in a system (a Contact and a Lead), the one of the first object in its list. */
+    private Optional<Link> preferred(String system, List<Link> linked) {
         List<String> order = properties.providers().get(system).objectTypes();
-        return links.ofContact(contactId).stream().filter(link -> link.system().equals(system))
-                .min(Comparator.comparingInt(link -> order.indexOf(link.objectType()) < 0
-                        ? Integer.MAX_VALUE : order.indexOf(link.objectType())));
+        return linked.stream().min(Comparator.comparingInt(link -> order.indexOf(link.objectType()) < 0
+                ? Integer.MAX_VALUE : order.indexOf(link.objectType())));
     }
 
-    /** What a batch call settled (sent, found, gone, deferred), recorded in one transaction. */
+    /**
+     * What a batch call settled (sent, found, gone, deferred), recorded in one transaction; the
+     * records it wrote, with batched statements.
+     */
     @Transactional
     public void settled(List<Delivery> batch) {
+        Instant now = clock.instant();
+        List<Links.Write> written = new ArrayList<>();
+        List<Long> done = new ArrayList<>();
         for (Delivery delivery : batch) {
-            if (!delivery.isPending()) {
-                delivered(delivery);
+            if (delivery.isPending()) {
+                continue;
             }
+            if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isFound()
+                    || delivery.getOperation().equals("delete")) {
+                delivered(delivery);
+                continue;
+            }
+            written.add(written(delivery));
+            done.add(delivery.getOutboxId());
+            meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
+                    .increment();
         }
+        links.saveAll(written, now);
+        finish(done, "delivered", null);
     }
 
     /** After the system accepted a delivery: the link now holds what was written; the row is done. */
@@ -186,14 +206,19 @@ public class OutboxDelivery {
             finish(List.of(delivery.getOutboxId()), "delivered", "found in " + delivery.getSystem() + " and linked");
             return;
         }
-        // what the system holds now, read back through the inbound mapping: the merge base of its next change
-        var written = mapping.toCanonical(delivery.getReply() != null && delivery.getReply().size() > 0
-                ? delivery.getReply() : delivery.getPayload());
-        links.save(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(), delivery.getContactId(),
-                written.values(), links.hash(delivery.getPayload()), written.modifiedAt(), now);
+        links.saveAll(List.of(written(delivery)), now);
         finish(List.of(delivery.getOutboxId()), "delivered", null);
         meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
                 .increment();
+    }
+
+    /** What the system holds now, read back through the inbound mapping: the merge base of its next change. */
+    private Links.Write written(Delivery delivery) {
+        Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
+        var record = mapping.toCanonical(delivery.getReply() != null && delivery.getReply().size() > 0
+                ? delivery.getReply() : delivery.getPayload());
+        return new Links.Write(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(),
+                delivery.getContactId(), record.values(), links.hash(delivery.getPayload()), record.modifiedAt());
     }
 
     private void finish(List<Long> ids, String state, String note) {
