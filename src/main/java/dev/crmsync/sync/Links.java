@@ -102,9 +102,11 @@ public class Links {
             }
         }
         if (!missing.isEmpty()) {
+            // the engine may link the same record meanwhile (its webhook came before our answer did): then
+            // the insert yields, and that link is the one kept
             jdbc.batchUpdate("INSERT INTO contact_link (system, object_type, external_id, contact_id, synced_values, synced_hash, "
                     + "remote_modified_at, last_synced_at, created_at) VALUES (:system, :object, :id, :contact, :values, "
-                    + ":hash, :modified, :now, :now)", missing.toArray(MapSqlParameterSource[]::new));
+                    + ":hash, :modified, :now, :now) ON CONFLICT DO NOTHING", missing.toArray(MapSqlParameterSource[]::new));
         }
     }
 

@@ -48,7 +48,8 @@ import org.springframework.jdbc.core.JdbcTemplate;
  *   <li><b>calls</b>: HubSpot API calls per 1,000 contacts created through the API (bound: 10, one
  *   batch call per 100), the echo webhooks of those writes included;</li>
  *   <li><b>rate limit</b>: contacts waiting in the outbox written to HubSpot under its 190-per-10-s
- *   limit: contacts/s as a share of the bound of 1,900, and dead letters.</li>
+ *   limit: contacts/s as a share of the bound of 1,900, and dead letters; once with the webhooks
+ *   HubSpot sends back for those writes (as in production), once without them.</li>
  * </ol>
  * <pre>mvn -q test-compile org.codehaus.mojo:exec-maven-plugin:3.5.0:java \
  *   -Dexec.mainClass=dev.crmsync.bench.WebhookBenchmark -Dexec.classpathScope=test</pre>
@@ -103,7 +104,12 @@ public final class WebhookBenchmark {
                 result.put("calls", calls(hs, jdbc, port, options.get("written")));
 
                 hs.rateLimits(true).rateLimit(HubSpotSimulator.DEFAULT_RATE_LIMIT, Duration.ofSeconds(10));
-                result.put("rateLimited", limited(hs, jdbc, camel, port, options.get("limited")));
+                result.put("rateLimited", limited(hs, jdbc, camel, port, "limited", options.get("limited")));
+                // the same without the webhooks HubSpot sends back for each write: what delivery alone reaches
+                String target = hs.webhooks().target();
+                hs.webhooks().target(null);
+                result.put("rateLimitedWithoutEchoWebhooks", limited(hs, jdbc, camel, port, "quiet", options.get("limited")));
+                hs.webhooks().target(target);
                 result.put("peakHeapMb", ManagementFactory.getMemoryPoolMXBeans().stream()
                         .filter(pool -> pool.getType() == MemoryType.HEAP).mapToLong(pool -> pool.getPeakUsage().getUsed()).sum()
                         / (1024 * 1024));
@@ -265,11 +271,12 @@ public final class WebhookBenchmark {
     }
 
     /** Contacts waiting in the outbox, written to HubSpot under its 190-per-10-s limit. */
-    private static Map<String, Object> limited(HubSpotSimulator hs, JdbcTemplate jdbc, CamelContext camel, int port, int count)
+    private static Map<String, Object> limited(HubSpotSimulator hs, JdbcTemplate jdbc, CamelContext camel, int port,
+                                               String prefix, int count)
             throws Exception {
         camel.getRouteController().stopRoute("hubspot-deliver");
         int before = hs.live().size();
-        createThroughApi(port, "limited", count);
+        createThroughApi(port, prefix, count);
         waitUntil("the contacts in the outbox", Duration.ofMinutes(10), () -> jdbc.queryForObject(
                 "SELECT COUNT(*) FROM outbox WHERE target_system = 'hubspot' AND state = 'pending'", Long.class) >= count);
         hs.resetCounters();
