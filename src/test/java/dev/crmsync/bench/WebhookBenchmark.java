@@ -274,6 +274,8 @@ public final class WebhookBenchmark {
     private static Map<String, Object> limited(HubSpotSimulator hs, JdbcTemplate jdbc, CamelContext camel, int port,
                                                String prefix, int count)
             throws Exception {
+        // what an earlier phase left to apply would compete with this one
+        waitUntil("the inbox drained", Duration.ofMinutes(10), () -> backlog(jdbc) == 0);
         camel.getRouteController().stopRoute("hubspot-deliver");
         int before = hs.live().size();
         createThroughApi(port, prefix, count);
