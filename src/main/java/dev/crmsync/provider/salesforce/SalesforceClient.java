@@ -211,7 +211,9 @@ public class SalesforceClient implements CrmClient {
     public void update(Delivery delivery) {
         pauses.check(name);
         try {
-            updateOne(delivery, delivery.getExternalId());
+            camelCall("update", () -> camel.get().requestBodyAndHeader(endpoint("salesforce:updateSObject?rawPayload=true"
+                    + "&sObjectName=" + properties.sObject(delivery.getObjectType())), delivery.getPayload().toString(),
+                    "sObjectId", delivery.getExternalId()));
         } catch (RemoteCallException e) {
             if (e.status() == 404) {
                 delivery.gone();
@@ -234,11 +236,6 @@ public class SalesforceClient implements CrmClient {
             }
         }
         delivery.sent(delivery.getExternalId(), null, false);
-    }
-
-    private void updateOne(Delivery delivery, String id) {
-        camelCall("update", () -> camel.get().requestBodyAndHeader(endpoint("salesforce:updateSObject?rawPayload=true&sObjectName="
-                + properties.sObject(delivery.getObjectType())), delivery.getPayload().toString(), "sObjectId", id));
     }
 
     /**
