@@ -40,7 +40,7 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
      * Where a request outside {@code /__sim} is counted, the path its faults match (which may differ
      * from the logged path), and how it is answered given the fault it took, if any.
      */
-    protected record Call<R>(String endpoint, String faultPath, Function<Optional<Faults.Action>, R> answer) {
+    public record Call<R>(String endpoint, String faultPath, Function<Optional<Faults.Action>, R> answer) {
     }
 
     protected SimulatorServer(String threadName, int port, int threads) {
