@@ -2,7 +2,6 @@ package dev.crmsync.sim;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -167,7 +166,7 @@ import com.sun.net.httpserver.HttpExchange;
  * {@code java dev.crmsync.sim.GenericCrmSimulator --port=8091 --token=dev-token --seed=25}
  * prints the base URL on its first line and runs until stopped.
  */
-public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulator.Reply> {
+public final class GenericCrmSimulator extends SimulatorServer {
 
     public static final String CONTACTS = "/api/contacts";
     public static final int DEFAULT_LIMIT = 100;
@@ -182,6 +181,7 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
             Comparator.comparing(Stored::lastModified).thenComparing(Stored::id);
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final String CONTENT_TYPE = "application/json; charset=utf-8";
 
     private final String token;
 
@@ -216,7 +216,7 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
     }
 
     private GenericCrmSimulator(Builder b) {
-        super("generic-crm-sim", b.port, b.threads);
+        super("generic-crm-sim", CONTENT_TYPE, b.port, b.threads);
         if (b.token == null || b.token.isBlank()) {
             throw new IllegalArgumentException("the simulator needs a bearer token");
         }
@@ -519,7 +519,7 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
 
     // ---------------------------------------------------------------- HTTP
 
-    record Reply(int status, Map<String, String> headers, byte[] body) {
+    private record Reply(int status, Map<String, String> headers, byte[] body) implements Answer {
 
         static Reply json(int status, Object body) {
             try {
@@ -547,6 +547,11 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
             return json(status, body);
         }
 
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, new SimHttp.Reply(status, headers, body, CONTENT_TYPE));
+        }
+
         Reply with(String header, String value) {
             Map<String, String> all = new LinkedHashMap<>(headers);
             all.put(header, value);
@@ -560,29 +565,14 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
     }
 
     @Override
-    protected Call<Reply> route(HttpExchange exchange, String method, String path) {
-        return new Call<>(endpoint(method, path), path,
+    protected Call route(HttpExchange exchange, String method, String path) {
+        return new Call(endpoint(method, path), path,
                 fault -> fault.map(GenericCrmSimulator::faultReply).orElseGet(() -> api(exchange, method, path)));
     }
 
     @Override
     protected Reply failure(RuntimeException e) {
         return Reply.error(500, "server_error", "Simulator failure: " + e);
-    }
-
-    @Override
-    protected Reply json(int status, Object body) {
-        return Reply.json(status, body);
-    }
-
-    @Override
-    protected Reply empty(int status) {
-        return Reply.empty(status);
-    }
-
-    @Override
-    protected int status(Reply reply) {
-        return reply.status();
     }
 
     private static String endpoint(String method, String path) {
@@ -810,29 +800,11 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
         return fields;
     }
 
-    @Override
-    protected void send(HttpExchange exchange, Reply reply) throws IOException {
-        reply.headers().forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
-        if (reply.body() == null) {
-            exchange.sendResponseHeaders(reply.status(), -1);
-            return;
-        }
-        exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
-        exchange.sendResponseHeaders(reply.status(), reply.body().length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(reply.body());
-        }
-    }
-
     // ---------------------------------------------------------------- /__sim control endpoints
 
     @Override
     protected Reply control(HttpExchange exchange, String method, String path) {
         try {
-            Reply shared = sharedControl(exchange, method, path);
-            if (shared != null) {
-                return shared;
-            }
             switch (method + " " + path) {
                 case "POST /__sim/rules": {
                     Map<String, Object> body = body(exchange);
@@ -847,10 +819,7 @@ public final class GenericCrmSimulator extends SimulatorServer<GenericCrmSimulat
                             + "; there are /__sim/stats, /__sim/requests, /__sim/faults and /__sim/rules");
             }
         } catch (IllegalArgumentException e) {
-            String field = e instanceof Invalid i ? i.field : e instanceof SimControl.BadControl b ? b.field() : null;
-            return Reply.error(400, "invalid", e.getMessage(), field);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return Reply.error(400, "invalid", e.getMessage(), e instanceof Invalid i ? i.field : null);
         }
     }
 

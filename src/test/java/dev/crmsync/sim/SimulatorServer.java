@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -16,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
@@ -23,11 +25,14 @@ import com.sun.net.httpserver.HttpServer;
  * The HTTP scaffolding every CRM simulator shares: a loopback {@link HttpServer} on a pool of daemon
  * threads, the {@link Faults} and {@link CallStats} with their accessors, the common {@code /__sim}
  * endpoints, and the order a request goes through: counted, delayed, faulted, then served and logged.
- * Each CRM answers in its own reply type {@code R}, since their error shapes and content types differ.
+ * Each CRM answers in its own {@link Answer} type, since their error shapes differ.
  */
-public abstract class SimulatorServer<R> implements AutoCloseable {
+public abstract class SimulatorServer implements AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String threadName;
+    private final String contentType;
     private final int requestedPort;
     private final int threads;
     private final Faults faults = new Faults();
@@ -36,15 +41,28 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
     private HttpServer server;
     private ExecutorService executor;
 
+    /** A reply as one CRM writes it. */
+    public interface Answer {
+        int status();
+
+        /** Writes the reply; the caller closes the exchange. */
+        void send(HttpExchange exchange) throws IOException;
+    }
+
     /**
      * Where a request outside {@code /__sim} is counted, the path its faults match (which may differ
      * from the logged path), and how it is answered given the fault it took, if any.
      */
-    public record Call<R>(String endpoint, String faultPath, Function<Optional<Faults.Action>, R> answer) {
+    public record Call(String endpoint, String faultPath, Function<Optional<Faults.Action>, Answer> answer) {
     }
 
-    protected SimulatorServer(String threadName, int port, int threads) {
+    /**
+     * @param threadName the request threads' name, before their number
+     * @param contentType of this CRM's JSON answers, which the shared {@code /__sim} endpoints use too
+     */
+    protected SimulatorServer(String threadName, String contentType, int port, int threads) {
         this.threadName = threadName;
+        this.contentType = contentType;
         this.requestedPort = port;
         this.threads = threads;
     }
@@ -67,7 +85,7 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
     // ---------------------------------------------------------------- lifecycle
 
     /** Starts serving on the loopback interface; answers this simulator. */
-    public synchronized SimulatorServer<R> start() {
+    public synchronized SimulatorServer start() {
         if (server != null) {
             return this;
         }
@@ -165,21 +183,13 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
     /** The path as this CRM routes, counts and logs it: raw or percent-decoded. */
     protected abstract String path(HttpExchange exchange);
 
-    protected abstract Call<R> route(HttpExchange exchange, String method, String path);
+    protected abstract Call route(HttpExchange exchange, String method, String path);
 
-    /** Answers a {@code /__sim} request; {@link #sharedControl} covers the endpoints all simulators have. */
-    protected abstract R control(HttpExchange exchange, String method, String path);
+    /** Answers a {@code /__sim} request other than the stats, requests and faults ones all simulators share. */
+    protected abstract Answer control(HttpExchange exchange, String method, String path);
 
     /** The 500 to answer when serving a request failed. */
-    protected abstract R failure(RuntimeException e);
-
-    protected abstract R json(int status, Object body);
-
-    protected abstract R empty(int status);
-
-    protected abstract int status(R reply);
-
-    protected abstract void send(HttpExchange exchange, R reply) throws IOException;
+    protected abstract Answer failure(RuntimeException e);
 
     // ---------------------------------------------------------------- HTTP
 
@@ -188,12 +198,13 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
             String method = exchange.getRequestMethod().toUpperCase(Locale.ROOT);
             String path = path(exchange);
             if (path.equals("/__sim") || path.startsWith("/__sim/")) {
-                send(exchange, control(exchange, method, path));
+                Answer shared = sharedControl(exchange, method, path);
+                (shared != null ? shared : control(exchange, method, path)).send(exchange);
                 return;
             }
             long receivedNanos = System.nanoTime();
             Instant receivedAt = Instant.now();
-            Call<R> call = route(exchange, method, path);
+            Call call = route(exchange, method, path);
             stats.count(call.endpoint());
             long latency = faults.latency().toMillis();
             if (latency > 0) {
@@ -208,18 +219,18 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
                 exchange.close();
                 return;
             }
-            R reply = call.answer().apply(fault);
+            Answer reply = call.answer().apply(fault);
             // Logged before answering, so a client holding the answer also sees the log entry.
             stats.record(new CallStats.Request(call.endpoint(), method, path, receivedAt, receivedNanos,
-                    status(reply)));
-            send(exchange, reply);
+                    reply.status()));
+            reply.send(exchange);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (IOException e) {
             // The client went away; nothing to answer.
         } catch (RuntimeException e) {
             try {
-                send(exchange, failure(e));
+                failure(e).send(exchange);
             } catch (IOException | RuntimeException ignored) {
                 // Headers may already be out; the close below ends the exchange.
             }
@@ -228,31 +239,53 @@ public abstract class SimulatorServer<R> implements AutoCloseable {
         }
     }
 
-    /**
-     * The {@code /__sim} stats, requests and faults endpoints, or null for any other; a bad fault spec
-     * throws {@link SimControl.BadControl}, for the caller to answer in its own 400 shape.
-     */
-    protected final R sharedControl(HttpExchange exchange, String method, String path) throws IOException {
-        switch (method + " " + path) {
-            case "GET /__sim/stats":
-                return json(200, SimControl.statsView(stats));
-            case "DELETE /__sim/stats":
-                stats.reset();
-                return empty(204);
-            case "GET /__sim/requests":
-                return json(200, SimControl.requestsView(stats));
-            case "GET /__sim/faults":
-                return json(200, SimControl.faultsView(faults));
-            case "POST /__sim/faults":
-                try (InputStream in = exchange.getRequestBody()) {
-                    SimControl.applyFaults(faults, in);
-                }
-                return json(200, SimControl.faultsView(faults));
-            case "DELETE /__sim/faults":
-                faults.clear();
-                return empty(204);
-            default:
-                return null;
+    /** The {@code /__sim} stats, requests and faults endpoints, or null for any other. */
+    private Answer sharedControl(HttpExchange exchange, String method, String path) {
+        try {
+            switch (method + " " + path) {
+                case "GET /__sim/stats":
+                    return json(200, SimControl.statsView(stats));
+                case "DELETE /__sim/stats":
+                    stats.reset();
+                    return SimHttp.Reply.empty(204);
+                case "GET /__sim/requests":
+                    return json(200, SimControl.requestsView(stats));
+                case "GET /__sim/faults":
+                    return json(200, SimControl.faultsView(faults));
+                case "POST /__sim/faults":
+                    try (InputStream in = exchange.getRequestBody()) {
+                        SimControl.applyFaults(faults, in);
+                    }
+                    return json(200, SimControl.faultsView(faults));
+                case "DELETE /__sim/faults":
+                    faults.clear();
+                    return SimHttp.Reply.empty(204);
+                default:
+                    return null;
+            }
+        } catch (IllegalArgumentException e) {
+            return json(400, invalidControl(e));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The 400 body for a {@code /__sim} request that cannot be applied: {@code {"error":"invalid",...}}. */
+    protected static Map<String, Object> invalidControl(IllegalArgumentException e) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("error", "invalid");
+        body.put("message", e.getMessage());
+        if (e instanceof SimControl.BadControl b && b.field() != null) {
+            body.put("field", b.field());
+        }
+        return body;
+    }
+
+    private SimHttp.Reply json(int status, Object body) {
+        try {
+            return new SimHttp.Reply(status, Map.of(), JSON.writeValueAsBytes(body), contentType);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 }

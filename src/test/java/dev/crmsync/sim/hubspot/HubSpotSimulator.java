@@ -199,7 +199,7 @@ import dev.crmsync.sim.SimulatorServer;
  * [--webhook-url=http://localhost:8080/webhooks/hubspot --client-secret=...] [--no-rate-limit]}
  * prints the base URL on its first line.
  */
-public final class HubSpotSimulator extends SimulatorServer<Reply> {
+public final class HubSpotSimulator extends SimulatorServer {
 
     public static final String CONTACTS = "/crm/v3/objects/contacts";
     public static final int DEFAULT_LIMIT = 10;
@@ -342,7 +342,7 @@ public final class HubSpotSimulator extends SimulatorServer<Reply> {
     }
 
     private HubSpotSimulator(Builder b) {
-        super("hubspot-sim", b.port, b.threads);
+        super("hubspot-sim", SimHttp.JSON_UTF8, b.port, b.threads);
         this.token = b.token;
         this.clock = b.clock;
         this.window = new RollingWindow(b.rateLimit, b.rateInterval);
@@ -1079,9 +1079,9 @@ public final class HubSpotSimulator extends SimulatorServer<Reply> {
     }
 
     @Override
-    protected Call<Reply> route(HttpExchange exchange, String method, String rawPath) {
+    protected Call route(HttpExchange exchange, String method, String rawPath) {
         List<String> segments = SimHttp.segments(rawPath);
-        return new Call<>(endpoint(method, rawPath, segments), rawPath, fault -> {
+        return new Call(endpoint(method, rawPath, segments), rawPath, fault -> {
             try {
                 return fault.isPresent() ? faultReply(fault.get()) : serve(exchange, method, segments);
             } catch (RuntimeException e) {
@@ -1093,26 +1093,6 @@ public final class HubSpotSimulator extends SimulatorServer<Reply> {
     @Override
     protected Reply failure(RuntimeException e) {
         return error(500, "INTERNAL_ERROR", "Simulator failure: " + e);
-    }
-
-    @Override
-    protected Reply json(int status, Object body) {
-        return Reply.json(status, body);
-    }
-
-    @Override
-    protected Reply empty(int status) {
-        return Reply.empty(status);
-    }
-
-    @Override
-    protected int status(Reply reply) {
-        return reply.status();
-    }
-
-    @Override
-    protected void send(HttpExchange exchange, Reply reply) throws IOException {
-        SimHttp.send(exchange, reply);
     }
 
     /** The path after {@code /crm/v3/objects/contacts}, or null for any other path. */
@@ -1709,10 +1689,6 @@ public final class HubSpotSimulator extends SimulatorServer<Reply> {
     @Override
     protected Reply control(HttpExchange exchange, String method, String path) {
         try {
-            Reply shared = sharedControl(exchange, method, path);
-            if (shared != null) {
-                return shared;
-            }
             switch (method + " " + path) {
                 case "GET /__sim/ratelimit":
                     return Reply.json(200, rateLimitView());

@@ -2,7 +2,6 @@ package dev.crmsync.sim.pipedrive;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -47,6 +46,7 @@ import dev.crmsync.sim.Faults;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.ManualClock;
 import dev.crmsync.sim.SimControl;
+import dev.crmsync.sim.SimHttp;
 import dev.crmsync.sim.SimulatorServer;
 
 /**
@@ -195,7 +195,7 @@ import dev.crmsync.sim.SimulatorServer;
  * {@code java dev.crmsync.sim.pipedrive.PipedriveSimulator --port=8094 --api-token=dev-token --seed=20}
  * prints the base URL on its first line and runs until stopped.
  */
-public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator.Reply> {
+public final class PipedriveSimulator extends SimulatorServer {
 
     public static final String PERSONS = "/api/v2/persons";
     public static final String SEARCH = PERSONS + "/search";
@@ -216,6 +216,7 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
 
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final String CONTENT_TYPE = "application/json";
     private static final Set<String> WRITABLE = Set.of("name", "first_name", "last_name", "emails", "phones",
             "org_id", "owner_id", "add_time", "custom_fields");
     private static final Set<String> IGNORED = Set.of("id", "update_time", "visible_to", "label_ids",
@@ -240,7 +241,6 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
     private Instant latestStamp = Instant.EPOCH;
 
     private volatile Clock clock;
-
 
     /** An email or a phone. */
     private record Contact(String value, boolean primary, String label) {
@@ -317,7 +317,7 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
     }
 
     private PipedriveSimulator(Builder b) {
-        super("pipedrive-sim", b.port, b.threads);
+        super("pipedrive-sim", CONTENT_TYPE, b.port, b.threads);
         this.apiToken = b.apiToken;
         Set<String> all = new LinkedHashSet<>();
         all.add(b.apiToken);
@@ -1006,7 +1006,7 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
 
     // ---------------------------------------------------------------- HTTP
 
-    record Reply(int status, Map<String, String> headers, byte[] body) {
+    private record Reply(int status, Map<String, String> headers, byte[] body) implements Answer {
 
         static Reply json(int status, Object body) {
             try {
@@ -1047,6 +1047,11 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
             return json(status, body);
         }
 
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, new SimHttp.Reply(status, headers, body, CONTENT_TYPE));
+        }
+
         Reply with(String header, String value) {
             Map<String, String> all = new LinkedHashMap<>(headers);
             all.put(header, value);
@@ -1067,8 +1072,8 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
     }
 
     @Override
-    protected Call<Reply> route(HttpExchange exchange, String method, String path) {
-        return new Call<>(endpoint(method, path), path, fault -> {
+    protected Call route(HttpExchange exchange, String method, String path) {
+        return new Call(endpoint(method, path), path, fault -> {
             try {
                 Map<String, String> query = query(exchange);
                 String token = token(exchange, query);
@@ -1086,21 +1091,6 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
     @Override
     protected Reply failure(RuntimeException e) {
         return Reply.error(500, "Simulator failure: " + e, "This is a bug in the simulator");
-    }
-
-    @Override
-    protected Reply json(int status, Object body) {
-        return Reply.json(status, body);
-    }
-
-    @Override
-    protected Reply empty(int status) {
-        return Reply.empty(status);
-    }
-
-    @Override
-    protected int status(Reply reply) {
-        return reply.status();
     }
 
     private static String endpoint(String method, String path) {
@@ -1558,29 +1548,11 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
         }
     }
 
-    @Override
-    protected void send(HttpExchange exchange, Reply reply) throws IOException {
-        reply.headers().forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
-        if (reply.body() == null) {
-            exchange.sendResponseHeaders(reply.status(), -1);
-            return;
-        }
-        exchange.getResponseHeaders().set("Content-Type", "application/json");
-        exchange.sendResponseHeaders(reply.status(), reply.body().length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(reply.body());
-        }
-    }
-
     // ---------------------------------------------------------------- /__sim control endpoints
 
     @Override
     protected Reply control(HttpExchange exchange, String method, String path) {
         try {
-            Reply shared = sharedControl(exchange, method, path);
-            if (shared != null) {
-                return shared;
-            }
             switch (method + " " + path) {
                 case "GET /__sim/ratelimit":
                     return Reply.json(200, rateLimitView());
@@ -1606,13 +1578,7 @@ public final class PipedriveSimulator extends SimulatorServer<PipedriveSimulator
                             + "/__sim/ratelimit and /__sim/webhooks"));
             }
         } catch (IllegalArgumentException e) {
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("error", "invalid");
-            body.put("message", e.getMessage());
-            if (e instanceof SimControl.BadControl b && b.field() != null) {
-                body.put("field", b.field());
-            }
-            return Reply.json(400, body);
+            return Reply.json(400, invalidControl(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Reply.json(503, Map.of("error", "interrupted", "message", "The simulator is stopping"));

@@ -2,7 +2,6 @@ package dev.crmsync.sim.salesforce;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -49,6 +48,7 @@ import dev.crmsync.sim.Faults;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.ManualClock;
 import dev.crmsync.sim.SimControl;
+import dev.crmsync.sim.SimHttp;
 import dev.crmsync.sim.SimulatorServer;
 import dev.crmsync.sim.salesforce.SObjectType.Field;
 import dev.crmsync.sim.salesforce.SObjectType.Kind;
@@ -175,7 +175,7 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * with the test class path: {@code java dev.crmsync.sim.salesforce.SalesforceSimulator --port=8093 --seed=20}
  * prints the base URL (the {@code loginUrl} for camel) on its first line, then the credentials.
  */
-public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulator.Reply> {
+public final class SalesforceSimulator extends SimulatorServer {
 
     public static final String CONTACT = "Contact";
     public static final String LEAD = "Lead";
@@ -198,6 +198,7 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
 
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final String CONTENT_TYPE = "application/json;charset=UTF-8";
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
     private static final Pattern VERSION = Pattern.compile("v\\d{1,3}\\.\\d");
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -307,7 +308,7 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
     }
 
     private SalesforceSimulator(Builder b) {
-        super("salesforce-sim", b.port, b.threads);
+        super("salesforce-sim", CONTENT_TYPE, b.port, b.threads);
         this.clientId = b.clientId;
         this.clientSecret = b.clientSecret;
         this.username = b.username;
@@ -942,7 +943,7 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
 
     // ---------------------------------------------------------------- HTTP
 
-    record Reply(int status, Map<String, String> headers, byte[] body) {
+    private record Reply(int status, Map<String, String> headers, byte[] body) implements Answer {
 
         static Reply json(int status, Object body) {
             try {
@@ -969,6 +970,11 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
             body.put("error", error);
             body.put("error_description", description);
             return json(status, body);
+        }
+
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, new SimHttp.Reply(status, headers, body, CONTENT_TYPE));
         }
 
         Reply with(String header, String value) {
@@ -1053,9 +1059,9 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
     }
 
     @Override
-    protected Call<Reply> route(HttpExchange exchange, String method, String rawPath) {
+    protected Call route(HttpExchange exchange, String method, String rawPath) {
         Route route = route(method, rawPath);
-        return new Call<>(route.endpoint(), route.path(), fault -> {
+        return new Call(route.endpoint(), route.path(), fault -> {
             Reply reply;
             try {
                 reply = fault.isPresent() ? faultReply(fault.get(), route) : serve(exchange, method, route);
@@ -1069,35 +1075,6 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
     @Override
     protected Reply failure(RuntimeException e) {
         return Reply.error(500, "UNKNOWN_EXCEPTION", "Simulator failure: " + e);
-    }
-
-    @Override
-    protected Reply json(int status, Object body) {
-        return Reply.json(status, body);
-    }
-
-    @Override
-    protected Reply empty(int status) {
-        return Reply.empty(status);
-    }
-
-    @Override
-    protected int status(Reply reply) {
-        return reply.status();
-    }
-
-    @Override
-    protected void send(HttpExchange exchange, Reply reply) throws IOException {
-        reply.headers().forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
-        if (reply.body() == null) {
-            exchange.sendResponseHeaders(reply.status(), -1);
-            return;
-        }
-        exchange.getResponseHeaders().set("Content-Type", "application/json;charset=UTF-8");
-        exchange.sendResponseHeaders(reply.status(), reply.body().length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(reply.body());
-        }
     }
 
     private static Reply faultReply(Faults.Action fault, Route route) {
@@ -2027,10 +2004,6 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
     @Override
     protected Reply control(HttpExchange exchange, String method, String path) {
         try {
-            Reply shared = sharedControl(exchange, method, path);
-            if (shared != null) {
-                return shared;
-            }
             switch (method + " " + path) {
                 case "GET /__sim/org":
                     return Reply.json(200, orgView());
@@ -2063,13 +2036,7 @@ public final class SalesforceSimulator extends SimulatorServer<SalesforceSimulat
                             + " " + path + "; there are /__sim/stats, /__sim/requests, /__sim/faults and /__sim/org"));
             }
         } catch (IllegalArgumentException e) {
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("error", "invalid");
-            body.put("message", e.getMessage());
-            if (e instanceof SimControl.BadControl b && b.field() != null) {
-                body.put("field", b.field());
-            }
-            return Reply.json(400, body);
+            return Reply.json(400, invalidControl(e));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
