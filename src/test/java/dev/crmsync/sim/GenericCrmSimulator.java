@@ -2,12 +2,9 @@ package dev.crmsync.sim;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -36,17 +33,12 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 
 /**
  * The generic REST CRM: a stateful in-memory CRM on a loopback port, with fault switches and call
@@ -174,7 +166,7 @@ import com.sun.net.httpserver.HttpServer;
  * {@code java dev.crmsync.sim.GenericCrmSimulator --port=8091 --token=dev-token --seed=25}
  * prints the base URL on its first line and runs until stopped.
  */
-public final class GenericCrmSimulator implements AutoCloseable {
+public final class GenericCrmSimulator extends SimulatorServer {
 
     public static final String CONTACTS = "/api/contacts";
     public static final int DEFAULT_LIMIT = 100;
@@ -189,12 +181,9 @@ public final class GenericCrmSimulator implements AutoCloseable {
             Comparator.comparing(Stored::lastModified).thenComparing(Stored::id);
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final String CONTENT_TYPE = "application/json; charset=utf-8";
 
     private final String token;
-    private final int requestedPort;
-    private final int threads;
-    private final Faults faults = new Faults();
-    private final CallStats stats = new CallStats();
 
     private final Object lock = new Object();
     private final NavigableMap<String, Stored> byId = new TreeMap<>();
@@ -204,9 +193,6 @@ public final class GenericCrmSimulator implements AutoCloseable {
 
     private volatile Clock clock;
     private volatile boolean requireEmail;
-
-    private HttpServer server;
-    private ExecutorService executor;
 
     /** A stored record: the server-owned properties and the rest, as stored. */
     private record Stored(String id, Instant lastModified, boolean deleted, Map<String, Object> fields) {
@@ -230,12 +216,11 @@ public final class GenericCrmSimulator implements AutoCloseable {
     }
 
     private GenericCrmSimulator(Builder b) {
+        super("generic-crm-sim", CONTENT_TYPE, b.port, b.threads);
         if (b.token == null || b.token.isBlank()) {
             throw new IllegalArgumentException("the simulator needs a bearer token");
         }
         this.token = b.token;
-        this.requestedPort = b.port;
-        this.threads = b.threads;
         this.clock = b.clock;
         this.requireEmail = b.requireEmail;
     }
@@ -261,18 +246,12 @@ public final class GenericCrmSimulator implements AutoCloseable {
 
         /** 0 (the default) picks a free port. */
         public Builder port(int port) {
-            if (port < 0 || port > 65535) {
-                throw new IllegalArgumentException("port must be 0..65535, not " + port);
-            }
-            this.port = port;
+            this.port = checkPort(port);
             return this;
         }
 
         public Builder threads(int threads) {
-            if (threads < 1) {
-                throw new IllegalArgumentException("threads must be 1 or more, not " + threads);
-            }
-            this.threads = threads;
+            this.threads = checkThreads(threads);
             return this;
         }
 
@@ -295,57 +274,10 @@ public final class GenericCrmSimulator implements AutoCloseable {
     // ---------------------------------------------------------------- lifecycle
 
     /** Starts serving on the loopback interface; answers this simulator. */
-    public synchronized GenericCrmSimulator start() {
-        if (server != null) {
-            return this;
-        }
-        try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), requestedPort), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on 127.0.0.1:" + requestedPort, e);
-        }
-        AtomicInteger n = new AtomicInteger();
-        executor = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "generic-crm-sim-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
-        return this;
-    }
-
-    public synchronized void stop() {
-        if (server == null) {
-            return;
-        }
-        server.stop(0);
-        executor.shutdownNow();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        server = null;
-        executor = null;
-    }
-
     @Override
-    public void close() {
-        stop();
-    }
-
-    public synchronized int port() {
-        if (server == null) {
-            throw new IllegalStateException("the simulator is not started");
-        }
-        return server.getAddress().getPort();
-    }
-
-    /** {@code http://127.0.0.1:<port>}, without a trailing slash. */
-    public String baseUrl() {
-        return "http://127.0.0.1:" + port();
+    public synchronized GenericCrmSimulator start() {
+        super.start();
+        return this;
     }
 
     public String token() {
@@ -392,42 +324,6 @@ public final class GenericCrmSimulator implements AutoCloseable {
 
     public boolean requireEmail() {
         return requireEmail;
-    }
-
-    // ---------------------------------------------------------------- faults and counters
-
-    public Faults faults() {
-        return faults;
-    }
-
-    public CallStats stats() {
-        return stats;
-    }
-
-    /** Requests counted under {@code endpoint}, e.g. {@code "POST /api/contacts"}. */
-    public long calls(String endpoint) {
-        return stats.calls(endpoint);
-    }
-
-    public long totalCalls() {
-        return stats.total();
-    }
-
-    public Map<String, Long> callCounts() {
-        return stats.snapshot();
-    }
-
-    /** Clears the counters and the request log. */
-    public void resetCounters() {
-        stats.reset();
-    }
-
-    public List<CallStats.Request> requests() {
-        return stats.requests();
-    }
-
-    public List<CallStats.Request> requests(String endpoint) {
-        return stats.requests(endpoint);
     }
 
     // ---------------------------------------------------------------- data, as a CRM user would
@@ -507,8 +403,8 @@ public final class GenericCrmSimulator implements AutoCloseable {
             byKeyset.clear();
             nextId = 1;
         }
-        faults.clear();
-        stats.reset();
+        faults().clear();
+        stats().reset();
     }
 
     // ---------------------------------------------------------------- store
@@ -623,7 +519,7 @@ public final class GenericCrmSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- HTTP
 
-    private record Reply(int status, Map<String, String> headers, byte[] body) {
+    private record Reply(int status, Map<String, String> headers, byte[] body) implements Answer {
 
         static Reply json(int status, Object body) {
             try {
@@ -651,6 +547,11 @@ public final class GenericCrmSimulator implements AutoCloseable {
             return json(status, body);
         }
 
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, new SimHttp.Reply(status, headers, body, CONTENT_TYPE));
+        }
+
         Reply with(String header, String value) {
             Map<String, String> all = new LinkedHashMap<>(headers);
             all.put(header, value);
@@ -658,48 +559,20 @@ public final class GenericCrmSimulator implements AutoCloseable {
         }
     }
 
-    private void handle(HttpExchange exchange) {
-        try {
-            String method = exchange.getRequestMethod().toUpperCase(Locale.ROOT);
-            String path = exchange.getRequestURI().getPath();
-            if (path.equals("/__sim") || path.startsWith("/__sim/")) {
-                send(exchange, control(exchange, method, path));
-                return;
-            }
-            long receivedNanos = System.nanoTime();
-            Instant receivedAt = Instant.now();
-            String endpoint = endpoint(method, path);
-            stats.count(endpoint);
-            long latency = faults.latencyMillis();
-            if (latency > 0) {
-                Thread.sleep(latency);
-            }
-            Optional<Faults.Action> fault = faults.take(method, path);
-            if (fault.isPresent() && fault.get().drop()) {
-                stats.record(new CallStats.Request(endpoint, method, path, receivedAt, receivedNanos,
-                        CallStats.DROPPED));
-                // Closing before the response headers makes the server close the socket: the client
-                // reads EOF (or a reset) where it expects a status line.
-                exchange.close();
-                return;
-            }
-            Reply reply = fault.map(GenericCrmSimulator::faultReply).orElseGet(() -> api(exchange, method, path));
-            // Logged before answering, so a client holding the answer also sees the log entry.
-            stats.record(new CallStats.Request(endpoint, method, path, receivedAt, receivedNanos, reply.status()));
-            send(exchange, reply);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (IOException e) {
-            // The client went away; nothing to answer.
-        } catch (RuntimeException e) {
-            try {
-                send(exchange, Reply.error(500, "server_error", "Simulator failure: " + e));
-            } catch (IOException | RuntimeException ignored) {
-                // Headers may already be out; the close below ends the exchange.
-            }
-        } finally {
-            exchange.close();
-        }
+    @Override
+    protected String path(HttpExchange exchange) {
+        return exchange.getRequestURI().getPath();
+    }
+
+    @Override
+    protected Call route(HttpExchange exchange, String method, String path) {
+        return new Call(endpoint(method, path), path,
+                fault -> fault.map(GenericCrmSimulator::faultReply).orElseGet(() -> api(exchange, method, path)));
+    }
+
+    @Override
+    protected Reply failure(RuntimeException e) {
+        return Reply.error(500, "server_error", "Simulator failure: " + e);
     }
 
     private static String endpoint(String method, String path) {
@@ -927,41 +800,12 @@ public final class GenericCrmSimulator implements AutoCloseable {
         return fields;
     }
 
-    private static void send(HttpExchange exchange, Reply reply) throws IOException {
-        reply.headers().forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
-        if (reply.body() == null) {
-            exchange.sendResponseHeaders(reply.status(), -1);
-            return;
-        }
-        exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
-        exchange.sendResponseHeaders(reply.status(), reply.body().length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(reply.body());
-        }
-    }
-
     // ---------------------------------------------------------------- /__sim control endpoints
 
-    private Reply control(HttpExchange exchange, String method, String path) {
+    @Override
+    protected Reply control(HttpExchange exchange, String method, String path) {
         try {
             switch (method + " " + path) {
-                case "GET /__sim/stats":
-                    return Reply.json(200, SimControl.statsView(stats));
-                case "DELETE /__sim/stats":
-                    stats.reset();
-                    return Reply.empty(204);
-                case "GET /__sim/requests":
-                    return Reply.json(200, SimControl.requestsView(stats));
-                case "GET /__sim/faults":
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "POST /__sim/faults":
-                    try (InputStream in = exchange.getRequestBody()) {
-                        SimControl.applyFaults(faults, in);
-                    }
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "DELETE /__sim/faults":
-                    faults.clear();
-                    return Reply.empty(204);
                 case "POST /__sim/rules": {
                     Map<String, Object> body = body(exchange);
                     if (!(body.get("requireEmail") instanceof Boolean required)) {
@@ -975,10 +819,7 @@ public final class GenericCrmSimulator implements AutoCloseable {
                             + "; there are /__sim/stats, /__sim/requests, /__sim/faults and /__sim/rules");
             }
         } catch (IllegalArgumentException e) {
-            String field = e instanceof Invalid i ? i.field : e instanceof SimControl.BadControl b ? b.field() : null;
-            return Reply.error(400, "invalid", e.getMessage(), field);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return Reply.error(400, "invalid", e.getMessage(), e instanceof Invalid i ? i.field : null);
         }
     }
 

@@ -29,7 +29,8 @@ public final class SimHttp {
     }
 
     /** An answer: status, headers in the order added, and a body ({@code null} for none) of this content type. */
-    public record Reply(int status, Map<String, String> headers, byte[] body, String contentType) {
+    public record Reply(int status, Map<String, String> headers, byte[] body, String contentType)
+            implements SimulatorServer.Answer {
 
         public Reply {
             headers = Collections.unmodifiableMap(new LinkedHashMap<>(headers));
@@ -53,6 +54,11 @@ public final class SimHttp {
             Map<String, String> all = new LinkedHashMap<>(headers);
             all.put(header, value);
             return new Reply(status, all, body, contentType);
+        }
+
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, this);
         }
 
         public Reply withAll(Map<String, String> more) {

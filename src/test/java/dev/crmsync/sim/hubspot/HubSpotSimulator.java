@@ -3,8 +3,6 @@ package dev.crmsync.sim.hubspot;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -31,10 +29,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -42,7 +36,6 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.crmsync.sim.CallStats;
 import dev.crmsync.sim.Faults;
 import dev.crmsync.sim.GenericCrmSimulator;
@@ -51,6 +44,7 @@ import dev.crmsync.sim.RollingWindow;
 import dev.crmsync.sim.SimControl;
 import dev.crmsync.sim.SimHttp;
 import dev.crmsync.sim.SimHttp.Reply;
+import dev.crmsync.sim.SimulatorServer;
 
 /**
  * A HubSpot portal on a loopback port, speaking the CRM v3 contacts API as described in
@@ -205,7 +199,7 @@ import dev.crmsync.sim.SimHttp.Reply;
  * [--webhook-url=http://localhost:8080/webhooks/hubspot --client-secret=...] [--no-rate-limit]}
  * prints the base URL on its first line.
  */
-public final class HubSpotSimulator implements AutoCloseable {
+public final class HubSpotSimulator extends SimulatorServer {
 
     public static final String CONTACTS = "/crm/v3/objects/contacts";
     public static final int DEFAULT_LIMIT = 10;
@@ -237,10 +231,6 @@ public final class HubSpotSimulator implements AutoCloseable {
     private static final String CRM_UI = "CRM_UI";
 
     private final String token;
-    private final int requestedPort;
-    private final int threads;
-    private final Faults faults = new Faults();
-    private final CallStats stats = new CallStats();
     private final HubSpotWebhooks webhooks;
 
     // Portal data, guarded by lock.
@@ -261,9 +251,6 @@ public final class HubSpotSimulator implements AutoCloseable {
     private LocalDate usageDay;
 
     private volatile Clock clock;
-
-    private HttpServer server;
-    private ExecutorService executor;
 
     /** A contact as stored; a new one replaces it on every change. {@code properties} hold no server-owned time or id. */
     private record Stored(long id, Map<String, String> properties, Instant createdAt, Instant updatedAt,
@@ -355,9 +342,8 @@ public final class HubSpotSimulator implements AutoCloseable {
     }
 
     private HubSpotSimulator(Builder b) {
+        super("hubspot-sim", SimHttp.JSON_UTF8, b.port, b.threads);
         this.token = b.token;
-        this.requestedPort = b.port;
-        this.threads = b.threads;
         this.clock = b.clock;
         this.window = new RollingWindow(b.rateLimit, b.rateInterval);
         this.searchWindow = new RollingWindow(Math.max(1, b.searchPerSecond), Duration.ofSeconds(1));
@@ -407,18 +393,12 @@ public final class HubSpotSimulator implements AutoCloseable {
 
         /** 0 (the default) picks a free port. */
         public Builder port(int port) {
-            if (port < 0 || port > 65535) {
-                throw new IllegalArgumentException("port must be 0..65535, not " + port);
-            }
-            this.port = port;
+            this.port = checkPort(port);
             return this;
         }
 
         public Builder threads(int threads) {
-            if (threads < 1) {
-                throw new IllegalArgumentException("threads must be 1 or more, not " + threads);
-            }
-            this.threads = threads;
+            this.threads = checkThreads(threads);
             return this;
         }
 
@@ -519,59 +499,21 @@ public final class HubSpotSimulator implements AutoCloseable {
     // ---------------------------------------------------------------- lifecycle
 
     /** Starts serving on the loopback interface and sending webhooks; answers this simulator. */
+    @Override
     public synchronized HubSpotSimulator start() {
-        if (server != null) {
-            return this;
+        if (!running()) {
+            super.start();
+            webhooks.start();
         }
-        try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), requestedPort), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on 127.0.0.1:" + requestedPort, e);
-        }
-        AtomicInteger n = new AtomicInteger();
-        executor = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "hubspot-sim-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
-        webhooks.start();
         return this;
     }
 
-    public synchronized void stop() {
-        if (server == null) {
-            return;
-        }
-        webhooks.stop();
-        server.stop(0);
-        executor.shutdownNow();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        server = null;
-        executor = null;
-    }
-
     @Override
-    public void close() {
-        stop();
-    }
-
-    public synchronized int port() {
-        if (server == null) {
-            throw new IllegalStateException("the simulator is not started");
+    public synchronized void stop() {
+        if (running()) {
+            webhooks.stop();
+            super.stop();
         }
-        return server.getAddress().getPort();
-    }
-
-    /** {@code http://127.0.0.1:<port>}, without a trailing slash: the client's HubSpot API base URL. */
-    public String baseUrl() {
-        return "http://127.0.0.1:" + port();
     }
 
     public String token() {
@@ -580,42 +522,8 @@ public final class HubSpotSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- switches
 
-    public Faults faults() {
-        return faults;
-    }
-
-    public CallStats stats() {
-        return stats;
-    }
-
     public HubSpotWebhooks webhooks() {
         return webhooks;
-    }
-
-    /** Requests counted under {@code endpoint}, e.g. {@code "POST /crm/v3/objects/contacts/search"}. */
-    public long calls(String endpoint) {
-        return stats.calls(endpoint);
-    }
-
-    public long totalCalls() {
-        return stats.total();
-    }
-
-    public Map<String, Long> callCounts() {
-        return stats.snapshot();
-    }
-
-    public List<CallStats.Request> requests() {
-        return stats.requests();
-    }
-
-    public List<CallStats.Request> requests(String endpoint) {
-        return stats.requests(endpoint);
-    }
-
-    /** Clears the counters and the request log. */
-    public void resetCounters() {
-        stats.reset();
     }
 
     /** The rolling window per token from now on; hits already counted stay counted. */
@@ -926,8 +834,8 @@ public final class HubSpotSimulator implements AutoCloseable {
             liveByEmail.clear();
             nextId = 1;
         }
-        faults.clear();
-        stats.reset();
+        faults().clear();
+        stats().reset();
         resetRateLimits();
         webhooks.clear();
     }
@@ -1165,53 +1073,26 @@ public final class HubSpotSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- HTTP
 
-    private void handle(HttpExchange exchange) {
-        try {
-            String method = exchange.getRequestMethod().toUpperCase(Locale.ROOT);
-            String rawPath = exchange.getRequestURI().getRawPath();
-            if (rawPath.equals("/__sim") || rawPath.startsWith("/__sim/")) {
-                SimHttp.send(exchange, control(exchange, method, rawPath));
-                return;
-            }
-            long receivedNanos = System.nanoTime();
-            Instant receivedAt = Instant.now();
-            List<String> segments = SimHttp.segments(rawPath);
-            String endpoint = endpoint(method, rawPath, segments);
-            stats.count(endpoint);
-            long latency = faults.latency().toMillis();
-            if (latency > 0) {
-                Thread.sleep(latency);
-            }
-            Optional<Faults.Action> fault = faults.take(method, rawPath);
-            if (fault.isPresent() && fault.get().drop()) {
-                stats.record(new CallStats.Request(endpoint, method, rawPath, receivedAt, receivedNanos,
-                        CallStats.DROPPED));
-                // Closing before the response headers makes the server close the socket.
-                exchange.close();
-                return;
-            }
-            Reply reply;
+    @Override
+    protected String path(HttpExchange exchange) {
+        return exchange.getRequestURI().getRawPath();
+    }
+
+    @Override
+    protected Call route(HttpExchange exchange, String method, String rawPath) {
+        List<String> segments = SimHttp.segments(rawPath);
+        return new Call(endpoint(method, rawPath, segments), rawPath, fault -> {
             try {
-                reply = fault.isPresent() ? faultReply(fault.get()) : serve(exchange, method, segments);
+                return fault.isPresent() ? faultReply(fault.get()) : serve(exchange, method, segments);
             } catch (RuntimeException e) {
-                reply = error(500, "INTERNAL_ERROR", "Simulator failure: " + e);
+                return failure(e);
             }
-            // Logged before answering, so a client holding the answer also sees the log entry.
-            stats.record(new CallStats.Request(endpoint, method, rawPath, receivedAt, receivedNanos, reply.status()));
-            SimHttp.send(exchange, reply);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (IOException e) {
-            // The client went away; nothing to answer.
-        } catch (RuntimeException e) {
-            try {
-                SimHttp.send(exchange, error(500, "INTERNAL_ERROR", "Simulator failure: " + e));
-            } catch (IOException | RuntimeException ignored) {
-                // Headers may already be out; the close below ends the exchange.
-            }
-        } finally {
-            exchange.close();
-        }
+        });
+    }
+
+    @Override
+    protected Reply failure(RuntimeException e) {
+        return error(500, "INTERNAL_ERROR", "Simulator failure: " + e);
     }
 
     /** The path after {@code /crm/v3/objects/contacts}, or null for any other path. */
@@ -1805,26 +1686,10 @@ public final class HubSpotSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- /__sim control endpoints
 
-    private Reply control(HttpExchange exchange, String method, String path) {
+    @Override
+    protected Reply control(HttpExchange exchange, String method, String path) {
         try {
             switch (method + " " + path) {
-                case "GET /__sim/stats":
-                    return Reply.json(200, SimControl.statsView(stats));
-                case "DELETE /__sim/stats":
-                    stats.reset();
-                    return Reply.empty(204);
-                case "GET /__sim/requests":
-                    return Reply.json(200, SimControl.requestsView(stats));
-                case "GET /__sim/faults":
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "POST /__sim/faults":
-                    try (InputStream in = exchange.getRequestBody()) {
-                        SimControl.applyFaults(faults, in);
-                    }
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "DELETE /__sim/faults":
-                    faults.clear();
-                    return Reply.empty(204);
                 case "GET /__sim/ratelimit":
                     return Reply.json(200, rateLimitView());
                 case "POST /__sim/ratelimit":

@@ -2,10 +2,7 @@ package dev.crmsync.sim.pipedrive;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -36,10 +33,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -48,12 +41,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.crmsync.sim.CallStats;
 import dev.crmsync.sim.Faults;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.ManualClock;
 import dev.crmsync.sim.SimControl;
+import dev.crmsync.sim.SimHttp;
+import dev.crmsync.sim.SimulatorServer;
 
 /**
  * A Pipedrive company on a loopback port, speaking the persons API v2 (and v1's merge) as described in
@@ -201,7 +195,7 @@ import dev.crmsync.sim.SimControl;
  * {@code java dev.crmsync.sim.pipedrive.PipedriveSimulator --port=8094 --api-token=dev-token --seed=20}
  * prints the base URL on its first line and runs until stopped.
  */
-public final class PipedriveSimulator implements AutoCloseable {
+public final class PipedriveSimulator extends SimulatorServer {
 
     public static final String PERSONS = "/api/v2/persons";
     public static final String SEARCH = PERSONS + "/search";
@@ -222,6 +216,7 @@ public final class PipedriveSimulator implements AutoCloseable {
 
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final String CONTENT_TYPE = "application/json";
     private static final Set<String> WRITABLE = Set.of("name", "first_name", "last_name", "emails", "phones",
             "org_id", "owner_id", "add_time", "custom_fields");
     private static final Set<String> IGNORED = Set.of("id", "update_time", "visible_to", "label_ids",
@@ -234,10 +229,6 @@ public final class PipedriveSimulator implements AutoCloseable {
     private final Set<String> tokens;
     private final String apiToken;
     private final long ownerId;
-    private final int requestedPort;
-    private final int threads;
-    private final Faults faults = new Faults();
-    private final CallStats stats = new CallStats();
     private final PipedriveRateLimits rateLimits = new PipedriveRateLimits();
     private final PipedriveWebhooks webhooks = new PipedriveWebhooks(JSON, "pipedrive-sim-webhooks");
 
@@ -250,9 +241,6 @@ public final class PipedriveSimulator implements AutoCloseable {
     private Instant latestStamp = Instant.EPOCH;
 
     private volatile Clock clock;
-
-    private HttpServer server;
-    private ExecutorService executor;
 
     /** An email or a phone. */
     private record Contact(String value, boolean primary, String label) {
@@ -329,14 +317,13 @@ public final class PipedriveSimulator implements AutoCloseable {
     }
 
     private PipedriveSimulator(Builder b) {
+        super("pipedrive-sim", CONTENT_TYPE, b.port, b.threads);
         this.apiToken = b.apiToken;
         Set<String> all = new LinkedHashSet<>();
         all.add(b.apiToken);
         all.addAll(b.extraTokens);
         this.tokens = Set.copyOf(all);
         this.ownerId = b.ownerId;
-        this.requestedPort = b.port;
-        this.threads = b.threads;
         this.clock = b.clock;
         rateLimits.enabled(b.rateLimiting).limit(b.rateLimit).searchLimit(b.searchRateLimit).window(b.window)
                 .dailyLimit(b.dailyLimit).clock(b.rateLimitClock);
@@ -374,18 +361,12 @@ public final class PipedriveSimulator implements AutoCloseable {
 
         /** 0 (the default) picks a free port. */
         public Builder port(int port) {
-            if (port < 0 || port > 65535) {
-                throw new IllegalArgumentException("port must be 0..65535, not " + port);
-            }
-            this.port = port;
+            this.port = checkPort(port);
             return this;
         }
 
         public Builder threads(int threads) {
-            if (threads < 1) {
-                throw new IllegalArgumentException("threads must be 1 or more, not " + threads);
-            }
-            this.threads = threads;
+            this.threads = checkThreads(threads);
             return this;
         }
 
@@ -485,60 +466,22 @@ public final class PipedriveSimulator implements AutoCloseable {
     // ---------------------------------------------------------------- lifecycle
 
     /** Starts serving on the loopback interface, and the webhook sender; answers this simulator. */
+    @Override
     public synchronized PipedriveSimulator start() {
-        if (server != null) {
-            return this;
+        if (!running()) {
+            super.start();
+            webhooks.start();
         }
-        try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), requestedPort), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on 127.0.0.1:" + requestedPort, e);
-        }
-        AtomicInteger n = new AtomicInteger();
-        executor = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "pipedrive-sim-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
-        webhooks.start();
         return this;
     }
 
     /** Stops serving and sending; queued webhooks are kept and go out if started again. */
-    public synchronized void stop() {
-        if (server == null) {
-            return;
-        }
-        server.stop(0);
-        executor.shutdownNow();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        webhooks.stop();
-        server = null;
-        executor = null;
-    }
-
     @Override
-    public void close() {
-        stop();
-    }
-
-    public synchronized int port() {
-        if (server == null) {
-            throw new IllegalStateException("the simulator is not started");
+    public synchronized void stop() {
+        if (running()) {
+            super.stop();
+            webhooks.stop();
         }
-        return server.getAddress().getPort();
-    }
-
-    /** {@code http://127.0.0.1:<port>}, without a trailing slash: the company domain's stand-in. */
-    public String baseUrl() {
-        return "http://127.0.0.1:" + port();
     }
 
     public String apiToken() {
@@ -546,40 +489,6 @@ public final class PipedriveSimulator implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- switches
-
-    public Faults faults() {
-        return faults;
-    }
-
-    public CallStats stats() {
-        return stats;
-    }
-
-    /** Requests counted under {@code endpoint}, e.g. {@code "GET /api/v2/persons"}. */
-    public long calls(String endpoint) {
-        return stats.calls(endpoint);
-    }
-
-    public long totalCalls() {
-        return stats.total();
-    }
-
-    public Map<String, Long> callCounts() {
-        return stats.snapshot();
-    }
-
-    public List<CallStats.Request> requests() {
-        return stats.requests();
-    }
-
-    public List<CallStats.Request> requests(String endpoint) {
-        return stats.requests(endpoint);
-    }
-
-    /** Clears the counters and the request log. */
-    public void resetCounters() {
-        stats.reset();
-    }
 
     /** The request limits: switch them, change them, move their clock. */
     public PipedriveRateLimits rateLimits() {
@@ -779,8 +688,8 @@ public final class PipedriveSimulator implements AutoCloseable {
             nextId = 1;
             webhooks.clear();
         }
-        faults.clear();
-        stats.reset();
+        faults().clear();
+        stats().reset();
         rateLimits.reset();
     }
 
@@ -1097,7 +1006,7 @@ public final class PipedriveSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- HTTP
 
-    private record Reply(int status, Map<String, String> headers, byte[] body) {
+    private record Reply(int status, Map<String, String> headers, byte[] body) implements Answer {
 
         static Reply json(int status, Object body) {
             try {
@@ -1138,6 +1047,11 @@ public final class PipedriveSimulator implements AutoCloseable {
             return json(status, body);
         }
 
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, new SimHttp.Reply(status, headers, body, CONTENT_TYPE));
+        }
+
         Reply with(String header, String value) {
             Map<String, String> all = new LinkedHashMap<>(headers);
             all.put(header, value);
@@ -1152,61 +1066,31 @@ public final class PipedriveSimulator implements AutoCloseable {
         }
     }
 
-    private void handle(HttpExchange exchange) {
-        try {
-            String method = exchange.getRequestMethod().toUpperCase(Locale.ROOT);
-            String path = exchange.getRequestURI().getPath();
-            if (path.equals("/__sim") || path.startsWith("/__sim/")) {
-                send(exchange, control(exchange, method, path));
-                return;
-            }
-            long receivedNanos = System.nanoTime();
-            Instant receivedAt = Instant.now();
-            String endpoint = endpoint(method, path);
-            stats.count(endpoint);
-            long latency = faults.latency().toMillis();
-            if (latency > 0) {
-                Thread.sleep(latency);
-            }
-            Optional<Faults.Action> fault = faults.take(method, path);
-            if (fault.isPresent() && fault.get().drop()) {
-                stats.record(new CallStats.Request(endpoint, method, path, receivedAt, receivedNanos,
-                        CallStats.DROPPED));
-                // Closed before the status line: the client reads EOF or a reset.
-                exchange.close();
-                return;
-            }
-            Reply reply;
+    @Override
+    protected String path(HttpExchange exchange) {
+        return exchange.getRequestURI().getPath();
+    }
+
+    @Override
+    protected Call route(HttpExchange exchange, String method, String path) {
+        return new Call(endpoint(method, path), path, fault -> {
             try {
                 Map<String, String> query = query(exchange);
                 String token = token(exchange, query);
-                if (fault.isPresent()) {
-                    reply = faultReply(fault.get());
-                    if (token != null) {
-                        reply = reply.limits(rateLimits.peek(token, isSearch(path)));
-                    }
-                } else {
-                    reply = api(exchange, method, path, query, token);
+                if (fault.isEmpty()) {
+                    return api(exchange, method, path, query, token);
                 }
+                Reply reply = faultReply(fault.get());
+                return token == null ? reply : reply.limits(rateLimits.peek(token, isSearch(path)));
             } catch (Invalid e) {
-                reply = Reply.error(400, e.getMessage(), "Fix the request as the error says");
+                return Reply.error(400, e.getMessage(), "Fix the request as the error says");
             }
-            // Logged before answering, so a client holding the answer also sees the log entry.
-            stats.record(new CallStats.Request(endpoint, method, path, receivedAt, receivedNanos, reply.status()));
-            send(exchange, reply);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (IOException e) {
-            // The client went away; nothing to answer.
-        } catch (RuntimeException e) {
-            try {
-                send(exchange, Reply.error(500, "Simulator failure: " + e, "This is a bug in the simulator"));
-            } catch (IOException | RuntimeException ignored) {
-                // Headers may already be out; the close below ends the exchange.
-            }
-        } finally {
-            exchange.close();
-        }
+        });
+    }
+
+    @Override
+    protected Reply failure(RuntimeException e) {
+        return Reply.error(500, "Simulator failure: " + e, "This is a bug in the simulator");
     }
 
     private static String endpoint(String method, String path) {
@@ -1664,41 +1548,12 @@ public final class PipedriveSimulator implements AutoCloseable {
         }
     }
 
-    private static void send(HttpExchange exchange, Reply reply) throws IOException {
-        reply.headers().forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
-        if (reply.body() == null) {
-            exchange.sendResponseHeaders(reply.status(), -1);
-            return;
-        }
-        exchange.getResponseHeaders().set("Content-Type", "application/json");
-        exchange.sendResponseHeaders(reply.status(), reply.body().length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(reply.body());
-        }
-    }
-
     // ---------------------------------------------------------------- /__sim control endpoints
 
-    private Reply control(HttpExchange exchange, String method, String path) {
+    @Override
+    protected Reply control(HttpExchange exchange, String method, String path) {
         try {
             switch (method + " " + path) {
-                case "GET /__sim/stats":
-                    return Reply.json(200, SimControl.statsView(stats));
-                case "DELETE /__sim/stats":
-                    stats.reset();
-                    return Reply.empty(204);
-                case "GET /__sim/requests":
-                    return Reply.json(200, SimControl.requestsView(stats));
-                case "GET /__sim/faults":
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "POST /__sim/faults":
-                    try (InputStream in = exchange.getRequestBody()) {
-                        SimControl.applyFaults(faults, in);
-                    }
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "DELETE /__sim/faults":
-                    faults.clear();
-                    return Reply.empty(204);
                 case "GET /__sim/ratelimit":
                     return Reply.json(200, rateLimitView());
                 case "POST /__sim/ratelimit":
@@ -1723,13 +1578,7 @@ public final class PipedriveSimulator implements AutoCloseable {
                             + "/__sim/ratelimit and /__sim/webhooks"));
             }
         } catch (IllegalArgumentException e) {
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("error", "invalid");
-            body.put("message", e.getMessage());
-            if (e instanceof SimControl.BadControl b && b.field() != null) {
-                body.put("field", b.field());
-            }
-            return Reply.json(400, body);
+            return Reply.json(400, invalidControl(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Reply.json(503, Map.of("error", "interrupted", "message", "The simulator is stopping"));

@@ -2,10 +2,7 @@ package dev.crmsync.sim.salesforce;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -34,10 +31,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 
@@ -50,12 +43,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.crmsync.sim.CallStats;
 import dev.crmsync.sim.Faults;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.ManualClock;
 import dev.crmsync.sim.SimControl;
+import dev.crmsync.sim.SimHttp;
+import dev.crmsync.sim.SimulatorServer;
 import dev.crmsync.sim.salesforce.SObjectType.Field;
 import dev.crmsync.sim.salesforce.SObjectType.Kind;
 
@@ -181,7 +175,7 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * with the test class path: {@code java dev.crmsync.sim.salesforce.SalesforceSimulator --port=8093 --seed=20}
  * prints the base URL (the {@code loginUrl} for camel) on its first line, then the credentials.
  */
-public final class SalesforceSimulator implements AutoCloseable {
+public final class SalesforceSimulator extends SimulatorServer {
 
     public static final String CONTACT = "Contact";
     public static final String LEAD = "Lead";
@@ -204,6 +198,7 @@ public final class SalesforceSimulator implements AutoCloseable {
 
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final String CONTENT_TYPE = "application/json;charset=UTF-8";
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
     private static final Pattern VERSION = Pattern.compile("v\\d{1,3}\\.\\d");
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -212,10 +207,6 @@ public final class SalesforceSimulator implements AutoCloseable {
     private final String clientSecret;
     private final String username;
     private final String password;
-    private final int requestedPort;
-    private final int threads;
-    private final Faults faults = new Faults();
-    private final CallStats stats = new CallStats();
 
     // Org data, guarded by lock.
     private final Object lock = new Object();
@@ -239,9 +230,6 @@ public final class SalesforceSimulator implements AutoCloseable {
 
     private volatile Clock clock;
     private volatile boolean duplicateRule;
-
-    private HttpServer server;
-    private ExecutorService executor;
 
     private record Session(String token, String grant, String refreshToken) {
     }
@@ -320,12 +308,11 @@ public final class SalesforceSimulator implements AutoCloseable {
     }
 
     private SalesforceSimulator(Builder b) {
+        super("salesforce-sim", CONTENT_TYPE, b.port, b.threads);
         this.clientId = b.clientId;
         this.clientSecret = b.clientSecret;
         this.username = b.username;
         this.password = b.password;
-        this.requestedPort = b.port;
-        this.threads = b.threads;
         this.clock = b.clock;
         this.dailyLimit = b.dailyLimit;
         this.duplicateRule = b.duplicateRule;
@@ -360,18 +347,12 @@ public final class SalesforceSimulator implements AutoCloseable {
 
         /** 0 (the default) picks a free port. */
         public Builder port(int port) {
-            if (port < 0 || port > 65535) {
-                throw new IllegalArgumentException("port must be 0..65535, not " + port);
-            }
-            this.port = port;
+            this.port = checkPort(port);
             return this;
         }
 
         public Builder threads(int threads) {
-            if (threads < 1) {
-                throw new IllegalArgumentException("threads must be 1 or more, not " + threads);
-            }
-            this.threads = threads;
+            this.threads = checkThreads(threads);
             return this;
         }
 
@@ -432,57 +413,10 @@ public final class SalesforceSimulator implements AutoCloseable {
     // ---------------------------------------------------------------- lifecycle
 
     /** Starts serving on the loopback interface; answers this simulator. */
-    public synchronized SalesforceSimulator start() {
-        if (server != null) {
-            return this;
-        }
-        try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), requestedPort), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on 127.0.0.1:" + requestedPort, e);
-        }
-        AtomicInteger n = new AtomicInteger();
-        executor = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "salesforce-sim-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
-        return this;
-    }
-
-    public synchronized void stop() {
-        if (server == null) {
-            return;
-        }
-        server.stop(0);
-        executor.shutdownNow();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        server = null;
-        executor = null;
-    }
-
     @Override
-    public void close() {
-        stop();
-    }
-
-    public synchronized int port() {
-        if (server == null) {
-            throw new IllegalStateException("the simulator is not started");
-        }
-        return server.getAddress().getPort();
-    }
-
-    /** {@code http://127.0.0.1:<port>}: camel's {@code loginUrl}, and the {@code instance_url} it gets back. */
-    public String baseUrl() {
-        return "http://127.0.0.1:" + port();
+    public synchronized SalesforceSimulator start() {
+        super.start();
+        return this;
     }
 
     public String clientId() {
@@ -502,35 +436,6 @@ public final class SalesforceSimulator implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- switches
-
-    public Faults faults() {
-        return faults;
-    }
-
-    public CallStats stats() {
-        return stats;
-    }
-
-    /** Requests counted under {@code endpoint}, e.g. {@code "GET /query"}. */
-    public long calls(String endpoint) {
-        return stats.calls(endpoint);
-    }
-
-    public Map<String, Long> callCounts() {
-        return stats.snapshot();
-    }
-
-    public List<CallStats.Request> requests() {
-        return stats.requests();
-    }
-
-    public List<CallStats.Request> requests(String endpoint) {
-        return stats.requests(endpoint);
-    }
-
-    public void resetCounters() {
-        stats.reset();
-    }
 
     /** Invalidates every access token given out so far; the next data call with one answers 401. */
     public void expireTokens() {
@@ -726,8 +631,8 @@ public final class SalesforceSimulator implements AutoCloseable {
         }
         accessTokens.clear();
         resetDailyUsage();
-        faults.clear();
-        stats.reset();
+        faults().clear();
+        stats().reset();
     }
 
     private static SObjectType type(String name) {
@@ -1038,7 +943,7 @@ public final class SalesforceSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- HTTP
 
-    private record Reply(int status, Map<String, String> headers, byte[] body) {
+    private record Reply(int status, Map<String, String> headers, byte[] body) implements Answer {
 
         static Reply json(int status, Object body) {
             try {
@@ -1065,6 +970,11 @@ public final class SalesforceSimulator implements AutoCloseable {
             body.put("error", error);
             body.put("error_description", description);
             return json(status, body);
+        }
+
+        @Override
+        public void send(HttpExchange exchange) throws IOException {
+            SimHttp.send(exchange, new SimHttp.Reply(status, headers, body, CONTENT_TYPE));
         }
 
         Reply with(String header, String value) {
@@ -1143,65 +1053,28 @@ public final class SalesforceSimulator implements AutoCloseable {
         return "/" + String.join("/", s);
     }
 
-    private void handle(HttpExchange exchange) {
-        try {
-            String method = exchange.getRequestMethod().toUpperCase(Locale.ROOT);
-            String rawPath = exchange.getRequestURI().getRawPath();
-            if (rawPath.equals("/__sim") || rawPath.startsWith("/__sim/")) {
-                send(exchange, control(exchange, method, rawPath));
-                return;
-            }
-            long receivedNanos = System.nanoTime();
-            Instant receivedAt = Instant.now();
-            Route route = route(method, rawPath);
-            stats.count(route.endpoint());
-            long latency = faults.latency().toMillis();
-            if (latency > 0) {
-                Thread.sleep(latency);
-            }
-            Optional<Faults.Action> fault = faults.take(method, route.path());
-            if (fault.isPresent() && fault.get().drop()) {
-                stats.record(new CallStats.Request(route.endpoint(), method, rawPath, receivedAt, receivedNanos,
-                        CallStats.DROPPED));
-                exchange.close();
-                return;
-            }
+    @Override
+    protected String path(HttpExchange exchange) {
+        return exchange.getRequestURI().getRawPath();
+    }
+
+    @Override
+    protected Call route(HttpExchange exchange, String method, String rawPath) {
+        Route route = route(method, rawPath);
+        return new Call(route.endpoint(), route.path(), fault -> {
             Reply reply;
             try {
                 reply = fault.isPresent() ? faultReply(fault.get(), route) : serve(exchange, method, route);
             } catch (RuntimeException e) {
-                reply = Reply.error(500, "UNKNOWN_EXCEPTION", "Simulator failure: " + e);
+                reply = failure(e);
             }
-            reply = reply.with("Sforce-Limit-Info", limitInfo());
-            stats.record(new CallStats.Request(route.endpoint(), method, rawPath, receivedAt, receivedNanos,
-                    reply.status()));
-            send(exchange, reply);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (IOException e) {
-            // The client went away; nothing to answer.
-        } catch (RuntimeException e) {
-            try {
-                send(exchange, Reply.error(500, "UNKNOWN_EXCEPTION", "Simulator failure: " + e));
-            } catch (IOException | RuntimeException ignored) {
-                // Headers may already be out; the close below ends the exchange.
-            }
-        } finally {
-            exchange.close();
-        }
+            return reply.with("Sforce-Limit-Info", limitInfo());
+        });
     }
 
-    private static void send(HttpExchange exchange, Reply reply) throws IOException {
-        reply.headers().forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
-        if (reply.body() == null) {
-            exchange.sendResponseHeaders(reply.status(), -1);
-            return;
-        }
-        exchange.getResponseHeaders().set("Content-Type", "application/json;charset=UTF-8");
-        exchange.sendResponseHeaders(reply.status(), reply.body().length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(reply.body());
-        }
+    @Override
+    protected Reply failure(RuntimeException e) {
+        return Reply.error(500, "UNKNOWN_EXCEPTION", "Simulator failure: " + e);
     }
 
     private static Reply faultReply(Faults.Action fault, Route route) {
@@ -2128,26 +2001,10 @@ public final class SalesforceSimulator implements AutoCloseable {
 
     // ---------------------------------------------------------------- /__sim control endpoints
 
-    private Reply control(HttpExchange exchange, String method, String path) {
+    @Override
+    protected Reply control(HttpExchange exchange, String method, String path) {
         try {
             switch (method + " " + path) {
-                case "GET /__sim/stats":
-                    return Reply.json(200, SimControl.statsView(stats));
-                case "DELETE /__sim/stats":
-                    stats.reset();
-                    return Reply.empty(204);
-                case "GET /__sim/requests":
-                    return Reply.json(200, SimControl.requestsView(stats));
-                case "GET /__sim/faults":
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "POST /__sim/faults":
-                    try (InputStream in = exchange.getRequestBody()) {
-                        SimControl.applyFaults(faults, in);
-                    }
-                    return Reply.json(200, SimControl.faultsView(faults));
-                case "DELETE /__sim/faults":
-                    faults.clear();
-                    return Reply.empty(204);
                 case "GET /__sim/org":
                     return Reply.json(200, orgView());
                 case "POST /__sim/org": {
@@ -2179,13 +2036,7 @@ public final class SalesforceSimulator implements AutoCloseable {
                             + " " + path + "; there are /__sim/stats, /__sim/requests, /__sim/faults and /__sim/org"));
             }
         } catch (IllegalArgumentException e) {
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("error", "invalid");
-            body.put("message", e.getMessage());
-            if (e instanceof SimControl.BadControl b && b.field() != null) {
-                body.put("field", b.field());
-            }
-            return Reply.json(400, body);
+            return Reply.json(400, invalidControl(e));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
