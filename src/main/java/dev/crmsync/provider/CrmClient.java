@@ -23,7 +23,8 @@ public interface CrmClient {
     /**
      * Writes a claimed batch through the system's batch endpoints and records each record's outcome
      * on its delivery: sent, refused (its error, raised when the record is sent alone), or deferred.
-     * A call that fails as a whole throws, and the deliver-template retries the batch. Systems
+     * A call that fails as a whole throws: the deliver-template retries the batch when another try
+     * can help, and otherwise sends each unsettled record on its own. Systems
      * without batch endpoints leave every record to create, update and delete.
      */
     default void writeBatch(List<Delivery> batch) {
@@ -73,7 +74,15 @@ public interface CrmClient {
             // the failed try may have created records before its answer was lost
             batch.stream().filter(d -> d.getOperation().equals("create")).forEach(Delivery::retried);
         }
-        step(exchange, () -> writeBatch(batch));
+        try {
+            step(exchange, () -> writeBatch(batch));
+        } catch (RemoteCallException e) {
+            if (e.retryable()) {
+                throw e;
+            }
+            // the system refused the call as a whole (one bad record can do that): each record the batch
+            // did not settle is sent on its own, so only the bad one ends in dead letters
+        }
         // the records' own tries start afresh
         exchange.removeProperty(DeliveryRetry.ATTEMPTS);
     }

@@ -40,6 +40,8 @@ public class HubSpotClient implements CrmClient {
     /** Largest search page, and how deep a search can page before its lower bound must move. */
     static final int SEARCH_PAGE = 200;
     static final int SEARCH_CAP = 10_000;
+    /** 429s one call waits out before it fails like any error. */
+    static final int MAX_WAITS = 10;
     private static final String CONTACTS = "/crm/v3/objects/contacts";
     private static final Pattern EXISTING_ID = Pattern.compile("Existing ID: (\\d+)");
 
@@ -270,12 +272,35 @@ public class HubSpotClient implements CrmClient {
         return List.copyOf(names);
     }
 
+    /**
+     * One call in the account's budget. A 429 that still comes (another app on the account, a window
+     * HubSpot counts differently) is waited out here, for every caller alike: polls, webhook reads and
+     * writes, rather than spending their retries.
+     */
     private JsonNode call(String method, String path, JsonNode body, String operation, boolean search) {
-        limit.acquire();
-        if (search) {
-            searchLimit.acquire();
+        for (int waits = 0; ; waits++) {
+            limit.acquire();
+            if (search) {
+                searchLimit.acquire();
+            }
+            try {
+                return http.send(method, path, body, operation).body();
+            } catch (RemoteCallException e) {
+                if (e.status() != 429 || waits >= MAX_WAITS) {
+                    throw e;
+                }
+                pause(e.retryAfter());
+            }
         }
-        return http.send(method, path, body, operation).body();
+    }
+
+    private static void pause(Duration wait) {
+        try {
+            Thread.sleep(wait == null ? 1000 : wait.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RemoteCallException("interrupted waiting out HubSpot's rate limit", 0, null, e);
+        }
     }
 
     private static List<List<Delivery>> chunks(List<Delivery> deliveries) {

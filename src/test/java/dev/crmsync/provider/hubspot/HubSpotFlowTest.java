@@ -210,6 +210,33 @@ class HubSpotFlowTest {
     }
 
     @Test
+    void aBatchRefusedAsAWholeIsSentRecordByRecordAndA409LinksTheContactHubSpotHas() throws Exception {
+        String known = email("known409");
+        String knownId = id(HS.seed(Map.of("email", known, "lastname", "Known", "jobtitle", "CTO")));
+        String fresh = email("fresh");
+        camel.getRouteController().stopRoute("hubspot-deliver");
+        String knownHub = api.post("/api/contacts", "{\"email\":\"" + known + "\",\"lastName\":\"Known\"}")
+                .json().get("id").asText();
+        api.post("/api/contacts", "{\"email\":\"" + fresh + "\",\"lastName\":\"Fresh\"}");
+        HS.faults().failNext(1, 400, "POST", "/crm/v3/objects/contacts/batch/upsert");
+        long singles = HS.calls("POST /crm/v3/objects/contacts");
+
+        camel.getRouteController().startRoute("hubspot-deliver");
+
+        // both went on their own: the new one is created, the one HubSpot has answers 409 and is linked
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(HS.live()).filteredOn(c -> fresh.equalsIgnoreCase(String.valueOf(property(c, "email")))).hasSize(1);
+            assertThat(count("SELECT COUNT(*) FROM contact_link WHERE system = 'hubspot' AND external_id = '" + knownId
+                    + "' AND contact_id = '" + knownHub + "'")).isEqualTo(1);
+            assertThat(api.get("/api/contacts/" + knownHub).json().get("title").asText()).isEqualTo("CTO");
+        });
+        assertThat(HS.calls("POST /crm/v3/objects/contacts") - singles).isEqualTo(2);
+        assertThat(HS.requests("POST /crm/v3/objects/contacts")).anyMatch(r -> r.status() == 409);
+        assertThat(HS.live()).filteredOn(c -> known.equalsIgnoreCase(String.valueOf(property(c, "email")))).hasSize(1);
+        assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE system = 'hubspot'")).isZero();
+    }
+
+    @Test
     void aLostWebhookIsCaughtByTheSearchPoll() {
         String email = email("lost");
         HS.webhooks().loseNext(100);
@@ -250,16 +277,20 @@ class HubSpotFlowTest {
     }
 
     @Test
-    void theAccountsRateLimitIsSharedAndA429IsWaitedOut() {
-        // HubSpot's window is smaller than the client's budget here, so 429s happen and must be waited out
-        HS.rateLimit(5, Duration.ofSeconds(1));
+    void theAccountsRateLimitIsSharedAndA429IsWaitedOut() throws Exception {
+        // HubSpot's window (2 calls a second) is narrower than the client's budget here, so 429s happen
+        // and must be waited out: the webhook reads come in bursts
+        HS.rateLimit(2, Duration.ofSeconds(1));
         String batch = UUID.randomUUID().toString().substring(0, 8);
         for (int i = 0; i < 30; i++) {
             String email = "limit" + i + "-" + batch + "@example.com";
             HS.create(Map.of("email", email, "lastname", "Limit" + i));
+            // spread out, so the webhooks come in many small bursts and their reads outrun the window
+            Thread.sleep(60);
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> CRM1.live().stream()
                 .filter(r -> String.valueOf(r.get("Email")).endsWith("-" + batch + "@example.com")).count() == 30);
+        assertThat(HS.requests()).as("the simulator's window is narrower than the client's budget").anyMatch(r -> r.status() == 429);
         assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE system = 'hubspot' OR payload LIKE '%-" + batch + "%'")).isZero();
         assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND state = 'failed'")).isZero();
     }
