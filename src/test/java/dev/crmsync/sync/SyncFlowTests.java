@@ -1,5 +1,9 @@
 package dev.crmsync.sync;
 
+import static dev.crmsync.support.Simulated.PATIENCE;
+import static dev.crmsync.support.Simulated.byEmail;
+import static dev.crmsync.support.Simulated.email;
+import static dev.crmsync.support.Simulated.liveIn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -8,7 +12,6 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -17,6 +20,7 @@ import dev.crmsync.sim.CallStats;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.Simulated;
 import org.apache.camel.CamelContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,7 +40,6 @@ import org.springframework.test.annotation.DirtiesContext;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 abstract class SyncFlowTests {
 
-    static final Duration PATIENCE = Duration.ofSeconds(30);
 
     final GenericCrmSimulator crm1;
     final GenericCrmSimulator crm2;
@@ -52,17 +55,9 @@ abstract class SyncFlowTests {
     }
 
     static void providers(DynamicPropertyRegistry registry, GenericCrmSimulator[] crms) {
-        for (var crm : Map.of("crm1", crms[0], "crm2", crms[1]).entrySet()) {
-            String prefix = "crmsync.providers." + crm.getKey() + ".";
-            registry.add(prefix + "enabled", () -> "true");
-            registry.add(prefix + "base-url", crm.getValue()::baseUrl);
-            registry.add(prefix + "auth-value", () -> "Bearer " + crm.getValue().token());
-            registry.add(prefix + "poll-cron", () -> "0/1 * * * * ?");
-            registry.add(prefix + "deliver-period", () -> "100");
-        }
-        registry.add("crmsync.sync.process-period", () -> "100");
-        registry.add("crmsync.delivery.redelivery-delay", () -> "100");
-        registry.add("crmsync.delivery.max-redeliveries", () -> "3");
+        Simulated.rest(registry, "crm1", crms[0]);
+        Simulated.rest(registry, "crm2", crms[1]);
+        Simulated.fastSync(registry);
     }
 
     @LocalServerPort
@@ -104,22 +99,6 @@ abstract class SyncFlowTests {
         for (String route : List.of("crm1-deliver", "crm2-deliver", "crm1-poll", "crm2-poll")) {
             camel.getRouteController().startRoute(route);
         }
-    }
-
-    static String email(String who) {
-        return who + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
-    }
-
-    Optional<Map<String, Object>> byEmail(GenericCrmSimulator crm, String email) {
-        List<Map<String, Object>> found = crm.records().stream()
-                .filter(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email")))).toList();
-        assertThat(found).as("records with %s in a simulator", email).hasSizeLessThanOrEqualTo(1);
-        return found.stream().findFirst();
-    }
-
-    Map<String, Object> liveIn(GenericCrmSimulator crm, String email) {
-        return await().atMost(PATIENCE).until(() -> byEmail(crm, email).filter(r -> !Boolean.TRUE.equals(r.get("Deleted"))),
-                Optional::isPresent).orElseThrow();
     }
 
     JsonNode hub(String email) {
