@@ -9,12 +9,12 @@ import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.JsonBody;
 import dev.crmsync.api.Replies;
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.contact.Contact.ContactFields;
@@ -173,20 +173,7 @@ public class ContactApi {
                     .map(MediaType::toString).reduce((a, b) -> a + " or " + b).orElseThrow()
                     + (contentType == null ? "; none was given" : ", not " + contentType));
         }
-        byte[] bytes = message.getBody(byte[].class);
-        if (bytes == null || bytes.length == 0) {
-            throw ApiProblem.badRequest("the request body is empty; send a JSON object");
-        }
-        JsonNode node;
-        try {
-            node = json.readTree(bytes);
-        } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? ""
-                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            throw ApiProblem.badRequest("the body is not valid JSON" + where + ": " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw ApiProblem.badRequest("the body could not be read: " + e.getMessage());
-        }
+        JsonNode node = JsonBody.read(json, message.getBody(byte[].class), "the request body is empty; send a JSON object");
         if (!(node instanceof ObjectNode object)) {
             throw ApiProblem.badRequest("the body must be a JSON object, not " + node.getNodeType().name().toLowerCase());
         }

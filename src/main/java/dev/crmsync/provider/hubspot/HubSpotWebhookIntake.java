@@ -13,11 +13,11 @@ import java.util.Map;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.JsonBody;
 import dev.crmsync.sync.Inbox;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
@@ -53,15 +53,10 @@ public class HubSpotWebhookIntake {
 
     public void receive(Exchange exchange) {
         Message message = exchange.getMessage();
-        String body = message.getBody(String.class);
-        verify(message, body == null ? "" : body);
-        JsonNode events;
-        try {
-            events = json.readTree(body == null ? "" : body);
-        } catch (JsonProcessingException e) {
-            throw ApiProblem.badRequest("the body is not JSON: " + e.getOriginalMessage());
-        }
-        if (events == null || !events.isArray()) {
+        byte[] bytes = message.getBody(byte[].class);
+        verify(message, bytes == null ? "" : new String(bytes, StandardCharsets.UTF_8));
+        JsonNode events = JsonBody.read(json, bytes, "the body is empty; HubSpot sends a JSON array of events");
+        if (!events.isArray()) {
             throw ApiProblem.badRequest("the body must be a JSON array of HubSpot events");
         }
         for (JsonNode event : events) {

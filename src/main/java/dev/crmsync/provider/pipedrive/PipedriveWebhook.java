@@ -12,11 +12,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.JsonBody;
 import dev.crmsync.api.Problems;
 import dev.crmsync.api.Replies;
 import dev.crmsync.mapping.Mapping;
@@ -123,19 +123,7 @@ public class PipedriveWebhook {
     }
 
     private JsonNode parse(byte[] body) {
-        if (body == null || body.length == 0) {
-            throw ApiProblem.badRequest("the body is empty; Pipedrive sends one JSON event per request");
-        }
-        JsonNode event;
-        try {
-            event = json.readTree(body);
-        } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? ""
-                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            throw ApiProblem.badRequest("the body is not valid JSON" + where + ": " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw ApiProblem.badRequest("the body could not be read: " + e.getMessage());
-        }
+        JsonNode event = JsonBody.read(json, body, "the body is empty; Pipedrive sends one JSON event per request");
         if (event == null || !event.isObject() || !event.path("meta").isObject()) {
             throw invalid("meta", "a Pipedrive webhook is a JSON object with meta");
         }
