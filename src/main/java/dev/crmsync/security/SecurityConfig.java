@@ -3,6 +3,7 @@ package dev.crmsync.security;
 import java.io.IOException;
 
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.Caller;
 import dev.crmsync.api.Problems;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.FilterChain;
@@ -125,6 +126,7 @@ public class SecurityConfig {
             if (credentials.isApiKey(key)) {
                 SecurityContextHolder.getContext().setAuthentication(UsernamePasswordAuthenticationToken.authenticated(
                         "api-key", null, AuthorityUtils.createAuthorityList("ROLE_API")));
+                request.setAttribute(Caller.ATTRIBUTE, "api-key");
             }
             chain.doFilter(request, response);
         }

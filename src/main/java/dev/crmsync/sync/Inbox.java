@@ -18,9 +18,14 @@ import org.springframework.transaction.annotation.Transactional;
 @Component
 public class Inbox {
 
-    /** A change waiting to be applied: the remote record as it came, and where from. */
+    /** A change waiting to be applied: the remote record as it came, where from, and the sync run that read it, if any. */
     public record Change(long id, String sourceSystem, String objectType, String externalId, String operation,
-                         String payload, Instant remoteModifiedAt, int attempts) {
+                         String payload, Instant remoteModifiedAt, int attempts, String runId) {
+
+        /** The same change now holding the record it named (a webhook's id-only change, read). */
+        public Change resolved(String resolvedPayload, Instant modifiedAt) {
+            return new Change(id, sourceSystem, objectType, externalId, "update", resolvedPayload, modifiedAt, attempts, runId);
+        }
 
         /** Changes of one remote record are applied in order; different records are independent. */
         public String recordKey() {
@@ -43,12 +48,20 @@ public class Inbox {
     @Transactional
     public boolean accept(String key, String system, String objectType, String externalId, String operation,
                           String payload, Instant remoteModifiedAt) {
+        return accept(key, system, objectType, externalId, operation, payload, remoteModifiedAt, null);
+    }
+
+    /** {@link #accept}, for a change a sync run read: its outcome is counted on the run. */
+    @Transactional
+    public boolean accept(String key, String system, String objectType, String externalId, String operation,
+                          String payload, Instant remoteModifiedAt, String runId) {
         int inserted = jdbc.update("INSERT INTO inbox (idempotency_key, source_system, object_type, external_id, operation, "
-                        + "payload, remote_modified_at, received_at) VALUES (:key, :system, :object, :id, :operation, :payload, "
-                        + ":modified, :now) ON CONFLICT DO NOTHING",
+                        + "payload, remote_modified_at, received_at, run_id) VALUES (:key, :system, :object, :id, :operation, "
+                        + ":payload, :modified, :now, :run) ON CONFLICT DO NOTHING",
                 new MapSqlParameterSource().addValue("key", key).addValue("system", system).addValue("object", objectType)
                         .addValue("id", externalId).addValue("operation", operation).addValue("payload", payload)
-                        .addValue("modified", Links.at(remoteModifiedAt)).addValue("now", Links.at(clock.instant())));
+                        .addValue("modified", Links.at(remoteModifiedAt)).addValue("now", Links.at(clock.instant()))
+                        .addValue("run", runId));
         return inserted == 1;
     }
 
@@ -71,7 +84,7 @@ public class Inbox {
         return jdbc.query("SELECT * FROM inbox WHERE id IN (:ids) ORDER BY id", Map.of("ids", ids),
                 (rs, n) -> new Change(rs.getLong("id"), rs.getString("source_system"), rs.getString("object_type"),
                         rs.getString("external_id"), rs.getString("operation"), rs.getString("payload"),
-                        Links.instant(rs, "remote_modified_at"), rs.getInt("attempts")));
+                        Links.instant(rs, "remote_modified_at"), rs.getInt("attempts"), rs.getString("run_id")));
     }
 
     /** Locks a change for applying it; false when it is already done. */
@@ -88,10 +101,15 @@ public class Inbox {
                         .addValue("modified", Links.at(remoteModifiedAt)));
     }
 
-    /** Marks a change applied; called inside the transaction that applied it. */
+    /** Marks a change done without applying it (an echo, a record gone). */
     public void done(long id) {
-        jdbc.update("UPDATE inbox SET state = 'done', processed_at = :now, last_error = NULL WHERE id = :id",
-                Map.of("id", id, "now", Links.at(clock.instant())));
+        done(id, null);
+    }
+
+    /** Marks a change applied, with the engine's outcome; called inside the transaction that applied it. */
+    public void done(long id, String outcome) {
+        jdbc.update("UPDATE inbox SET state = 'done', processed_at = :now, last_error = NULL, outcome = :outcome WHERE id = :id",
+                new MapSqlParameterSource("id", id).addValue("now", Links.at(clock.instant())).addValue("outcome", outcome));
     }
 
     /** Gives a change back for another try, or ends it as failed (it then also goes to dead letters). */

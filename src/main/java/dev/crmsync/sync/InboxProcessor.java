@@ -42,6 +42,7 @@ public class InboxProcessor implements DisposableBean {
     private final Inbox inbox;
     private final SyncEngine engine;
     private final DeadLetters deadLetters;
+    private final SyncRuns runs;
     private final BeanFactory beans;
     private final Mappings mappings;
     private final Links links;
@@ -53,7 +54,7 @@ public class InboxProcessor implements DisposableBean {
     private final ExecutorService workers;
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
-    public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, BeanFactory beans, Mappings mappings,
+    public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, SyncRuns runs, BeanFactory beans, Mappings mappings,
                           Links links, ObjectMapper json, MeterRegistry meters,
                           @Value("${crmsync.sync.batch-size:500}") int batchSize,
                           @Value("${crmsync.sync.workers:4}") int workers,
@@ -67,6 +68,7 @@ public class InboxProcessor implements DisposableBean {
         this.json = json;
         this.meters = meters;
         this.deadLetters = deadLetters;
+        this.runs = runs;
         this.batchSize = batchSize;
         this.maxAttempts = maxAttempts;
         this.lease = lease;
@@ -115,6 +117,9 @@ public class InboxProcessor implements DisposableBean {
                 inbox.failed(change.id(), String.valueOf(e.getMessage()), retry);
                 if (!retry) {
                     deadLetters.recordInbox(change, e);
+                    if (change.runId() != null) {
+                        runs.error(change.runId(), change.externalId(), String.valueOf(e.getMessage()));
+                    }
                 } else {
                     LOG.warn("Change {} of {} failed (attempt {} of {}), retried later: {}", change.id(),
                             change.recordKey(), change.attempts(), maxAttempts, e.toString());
@@ -173,8 +178,7 @@ public class InboxProcessor implements DisposableBean {
                     }
                     Instant modified = mapping.toCanonical(record).modifiedAt();
                     inbox.resolve(change.id(), "update", record.toString(), modified);
-                    resolved.put(change.id(), Optional.of(new Change(change.id(), change.sourceSystem(), change.objectType(),
-                            change.externalId(), "update", record.toString(), modified, change.attempts())));
+                    resolved.put(change.id(), Optional.of(change.resolved(record.toString(), modified)));
                 }
             } catch (RuntimeException e) {
                 LOG.warn("Reading {} records named by webhooks failed, retried later: {}", first.sourceSystem(), e.toString());

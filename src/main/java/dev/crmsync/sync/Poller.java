@@ -97,7 +97,7 @@ public class Poller {
     /** Polls one object type of a system once; returns how many new changes went into the inbox. */
     public int poll(String system, String object) {
         CrmSyncProperties.Provider provider = properties.providers().get(system);
-        if (provider == null || !provider.enabled() || pauses.paused(system).isPresent()) {
+        if (provider == null || !provider.enabled() || pauses.paused(system).isPresent() || initialRunActive(system)) {
             return 0;
         }
         Mapping mapping = mappings.get(system + "-" + object);
@@ -121,6 +121,12 @@ public class Poller {
         return accepted;
     }
 
+    /** An initial sync run reads the whole system up to now and moves the cursor when it ends; polling meanwhile reads twice. */
+    private boolean initialRunActive(String system) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM sync_run WHERE active_key = :key",
+                Map.of("key", system + ":initial"), Integer.class) > 0;
+    }
+
     private int store(String system, String object, Mapping mapping, Page page) {
         Integer stored = transaction.execute(status -> {
             int count = 0;
@@ -128,12 +134,8 @@ public class Poller {
             String lastId = null;
             for (JsonNode remote : page.records()) {
                 RemoteRecord record = mapping.toCanonical(remote);
-                // the content's hash tells apart two versions that share a timestamp (Salesforce's are whole
-                // seconds), while a record read again unchanged (the overlap) keeps its key and is dropped
-                String key = system + ":" + object + ":" + record.externalId() + ":" + record.modifiedAt()
-                        + ":" + links.hash(remote).substring(0, 16) + (record.deleted() ? ":deleted" : "");
-                if (inbox.accept(key, system, object, record.externalId(), record.deleted() ? "delete" : "update",
-                        remote.toString(), record.modifiedAt())) {
+                if (inbox.accept(key(system, object, record, remote), system, object, record.externalId(),
+                        record.deleted() ? "delete" : "update", remote.toString(), record.modifiedAt())) {
                     count++;
                 }
                 if (record.modifiedAt() != null) {
@@ -149,20 +151,41 @@ public class Poller {
         return stored == null ? 0 : stored;
     }
 
-    private Instant cursor(String system, String object) {
+    /**
+     * The inbox key of a polled record. The content's hash tells apart two versions that share a
+     * timestamp (Salesforce's are whole seconds), while a record read again unchanged (a poll's
+     * overlap, a sync run reading what a poll read) keeps its key and is dropped.
+     */
+    String key(String system, String object, RemoteRecord record, JsonNode remote) {
+        return system + ":" + object + ":" + record.externalId() + ":" + record.modifiedAt()
+                + ":" + links.hash(remote).substring(0, 16) + (record.deleted() ? ":deleted" : "");
+    }
+
+    /** How far before its cursor a poll starts reading. */
+    Duration overlap() {
+        return overlap;
+    }
+
+    Instant cursor(String system, String object) {
         return jdbc.query("SELECT modified_at FROM sync_cursor WHERE system = :system AND object_type = :object",
                 Map.of("system", system, "object", object), (rs, n) -> Links.instant(rs, "modified_at"))
                 .stream().findFirst().orElse(null);
     }
 
-    private void saveCursor(String system, String object, Instant modifiedAt, String lastId) {
+    /** Moves the cursor forward, never back: a sync run and the scheduled poll may both reach a point. */
+    void saveCursor(String system, String object, Instant modifiedAt, String lastId) {
         MapSqlParameterSource parameters = new MapSqlParameterSource("system", system).addValue("object", object)
                 .addValue("at", Links.at(modifiedAt)).addValue("id", lastId).addValue("now", Links.at(clock.instant()));
         int updated = jdbc.update("UPDATE sync_cursor SET modified_at = :at, last_id = :id, updated_at = :now "
-                + "WHERE system = :system AND object_type = :object", parameters);
-        if (updated == 0) {
+                + "WHERE system = :system AND object_type = :object AND (modified_at IS NULL OR modified_at <= :at)", parameters);
+        if (updated == 0 && cursorRow(system, object) == 0) {
             jdbc.update("INSERT INTO sync_cursor (system, object_type, modified_at, last_id, updated_at) "
                     + "VALUES (:system, :object, :at, :id, :now)", parameters);
         }
+    }
+
+    private int cursorRow(String system, String object) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM sync_cursor WHERE system = :system AND object_type = :object",
+                Map.of("system", system, "object", object), Integer.class);
     }
 }

@@ -77,7 +77,7 @@ public class SyncEngine {
             return Outcome.SKIPPED;
         }
         Outcome outcome = change.operation().equals("merge") ? merge(change) : upsertOrDelete(change);
-        inbox.done(change.id());
+        inbox.done(change.id(), outcome.name().toLowerCase());
         meters.counter("crmsync.sync.changes", "system", change.sourceSystem(), "outcome", outcome.name().toLowerCase())
                 .increment();
         return outcome;

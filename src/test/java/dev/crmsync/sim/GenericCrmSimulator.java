@@ -396,6 +396,20 @@ public final class GenericCrmSimulator extends SimulatorServer {
         }
     }
 
+    /**
+     * Removes a record without a trace, as a CRM does when its recycle bin is emptied: no tombstone,
+     * so a reader of changes never learns of it. Answers whether it was there.
+     */
+    public boolean purge(String id) {
+        synchronized (lock) {
+            Stored current = byId.remove(id);
+            if (current != null) {
+                byKeyset.remove(current);
+            }
+            return current != null;
+        }
+    }
+
     /** Forgets every record and restarts ids at {@code c-000001}; clears faults and counters too. */
     public void reset() {
         synchronized (lock) {

@@ -1,0 +1,398 @@
+package dev.crmsync.sync;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmsync.config.CrmSyncProperties;
+import dev.crmsync.mapping.Mapping;
+import dev.crmsync.mapping.Mapping.RemoteRecord;
+import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.provider.ProviderPausedException;
+import dev.crmsync.sync.SyncRuns.Run;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Carries out sync runs for the sync-runs route. A run reads its system page by page into the
+ * inbox, tagged with its id, and commits each page with the checkpoint where it resumes: a run
+ * interrupted by a stop goes on from its last committed page when the service is back. The engine
+ * applies the run's changes like any other, and counts their outcomes on the run.
+ *
+ * <p>Initial and reconcile runs read every record from the start, incremental runs from the poll's
+ * cursor; every page also moves that cursor forward. Only one page is held at a time, and the next
+ * is read while the last is stored. A reconcile then compares what it read with the hub: linked
+ * records it did not see were deleted in the system, live contacts the system lacks are sent again.
+ */
+@Component("syncRunner")
+public class SyncRunner implements DisposableBean {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SyncRunner.class);
+    private static final int FETCH_TRIES = 5;
+
+    private final SyncRuns runs;
+    private final Poller poller;
+    private final Inbox inbox;
+    private final Mappings mappings;
+    private final Outbox outbox;
+    private final CrmSyncProperties properties;
+    private final BeanFactory beans;
+    private final NamedParameterJdbcTemplate jdbc;
+    private final TransactionTemplate transaction;
+    private final ObjectMapper json;
+    private final Clock clock;
+    private final int pageSize;
+    private final double maxDeleteShare;
+    private final Duration retryDelay;
+    private final ExecutorService executor;
+    private final Map<String, Future<?>> running = new ConcurrentHashMap<>();
+    private volatile boolean stopping;
+
+    public SyncRunner(SyncRuns runs, Poller poller, Inbox inbox, Mappings mappings, Outbox outbox,
+                      CrmSyncProperties properties, BeanFactory beans, NamedParameterJdbcTemplate jdbc,
+                      TransactionTemplate transaction, ObjectMapper json, Clock clock,
+                      @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
+                      @Value("${crmsync.sync.reconcile-max-delete-share:0.25}") double maxDeleteShare,
+                      @Value("${crmsync.sync.run-retry-delay:PT1S}") Duration retryDelay) {
+        this.runs = runs;
+        this.poller = poller;
+        this.inbox = inbox;
+        this.mappings = mappings;
+        this.outbox = outbox;
+        this.properties = properties;
+        this.beans = beans;
+        this.jdbc = jdbc;
+        this.transaction = transaction;
+        this.json = json;
+        this.clock = clock;
+        this.pageSize = pageSize;
+        this.maxDeleteShare = maxDeleteShare;
+        this.retryDelay = retryDelay;
+        this.executor = Executors.newCachedThreadPool(task -> {
+            Thread thread = new Thread(task, "crmsync-sync-run");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /**
+     * For the sync-runs route: starts queued runs and resumes those a stop interrupted (every active
+     * run this process is not carrying out), and completes runs whose changes are all applied.
+     */
+    public void advance() {
+        if (stopping) {
+            return;
+        }
+        running.values().removeIf(Future::isDone);
+        for (Run run : runs.active()) {
+            if (run.state().equals("processing")) {
+                if (runs.completeIfApplied(run)) {
+                    LOG.info("Sync run {} ({} {}) completed", run.id(), run.system(), run.type());
+                }
+            } else {
+                running.computeIfAbsent(run.id(), id -> executor.submit(() -> execute(run)));
+            }
+        }
+    }
+
+    /** Whether this process is reading for the run now. */
+    public boolean reading(String runId) {
+        Future<?> future = running.get(runId);
+        return future != null && !future.isDone();
+    }
+
+    private void execute(Run run) {
+        try {
+            runs.fetching(run.id());
+            CrmSyncProperties.Provider provider = properties.providers().get(run.system());
+            if (provider == null || !provider.enabled()) {
+                runs.failed(run.id(), "system " + run.system() + " is not an enabled provider");
+                return;
+            }
+            Checkpoint checkpoint = Checkpoint.read(json, run.cursor());
+            List<String> objects = provider.objectTypes();
+            int first = checkpoint == null ? 0 : Math.max(0, objects.indexOf(checkpoint.object()));
+            Map<String, Long> repaired = new LinkedHashMap<>();
+            for (String object : objects.subList(first, objects.size())) {
+                Checkpoint start = checkpoint != null && checkpoint.object().equals(object) ? checkpoint : start(run, object);
+                read(run, provider, object, start);
+                if (run.type().equals("reconcile")) {
+                    repaired.merge("remoteDeleted", sweep(run, object), Long::sum);
+                }
+            }
+            if (run.type().equals("reconcile")) {
+                repaired.put("missed", missed(run));
+                repaired.put("resent", resend(run, provider));
+            }
+            runs.fetched(run.id(), repaired);
+        } catch (InterruptedException | Stopped e) {
+            // cancelled, or the service is stopping: then the run resumes from its checkpoint when it is back
+        } catch (RuntimeException e) {
+            if (stopping) {
+                return;
+            }
+            LOG.warn("Sync run {} of {} failed: {}", run.id(), run.system(), e.toString());
+            runs.failed(run.id(), String.valueOf(e.getMessage()));
+        }
+    }
+
+    private Checkpoint start(Run run, String object) {
+        if (!run.type().equals("incremental")) {
+            return new Checkpoint(object, null, null);
+        }
+        Instant cursor = poller.cursor(run.system(), object);
+        return new Checkpoint(object, cursor == null ? null : cursor.minus(poller.overlap()), null);
+    }
+
+    /** Reads one object type page by page, from a checkpoint; throws {@link Stopped} when cancelled or stopping. */
+    private void read(Run run, CrmSyncProperties.Provider provider, String object, Checkpoint from)
+            throws InterruptedException {
+        if (from.finished()) {
+            return;
+        }
+        CrmClient client = beans.getBean(run.system() + "Client", CrmClient.class);
+        Mapping mapping = mappings.get(run.system() + "-" + object);
+        int limit = provider.pageSize() != null ? provider.pageSize() : pageSize;
+        Page page = fetch(run, client, object, from.since(), from.afterId(), limit);
+        while (true) {
+            checkActive(run);
+            Checkpoint next = page.hasNext() ? new Checkpoint(object, page.nextSince(), page.nextAfterId()) : null;
+            // the next page is read while this one is stored
+            CompletableFuture<Page> following = next == null ? null : CompletableFuture.supplyAsync(() -> {
+                try {
+                    return fetch(run, client, object, next.since(), next.afterId(), limit);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new CompletionException(e);
+                }
+            }, executor);
+            store(run, object, mapping, page, next == null ? new Checkpoint(object, null, null).done() : next);
+            if (following == null) {
+                return;
+            }
+            try {
+                page = following.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof InterruptedException interrupted) {
+                    throw interrupted;
+                }
+                throw e.getCause() instanceof RuntimeException cause ? cause : e;
+            }
+        }
+    }
+
+    private Page fetch(Run run, CrmClient client, String object, Instant since, String afterId, int limit)
+            throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return client.changedSince(object, since, afterId, limit);
+            } catch (ProviderPausedException e) {
+                // a spent API limit: the run waits for it, as polls do
+                sleepUntil(e.resumeAt(), run);
+                attempt--;
+            } catch (RuntimeException e) {
+                if (attempt >= FETCH_TRIES) {
+                    throw e;
+                }
+                LOG.info("Sync run {}: reading a page of {} failed (try {} of {}): {}", run.id(), run.system(), attempt,
+                        FETCH_TRIES, e.getMessage());
+                Thread.sleep(retryDelay.toMillis() << (attempt - 1));
+            }
+            checkActive(run);
+        }
+    }
+
+    private void sleepUntil(Instant until, Run run) throws InterruptedException {
+        while (clock.instant().isBefore(until)) {
+            checkActive(run);
+            Thread.sleep(Math.min(1000, Math.max(1, Duration.between(clock.instant(), until).toMillis())));
+        }
+    }
+
+    private void checkActive(Run run) {
+        if (stopping || !runs.find(run.id()).map(Run::active).orElse(false)) {
+            throw new Stopped();
+        }
+    }
+
+    /** One page, its counts and the run's next position commit together. */
+    private void store(Run run, String object, Mapping mapping, Page page, Checkpoint next) {
+        transaction.executeWithoutResult(status -> {
+            long unchanged = 0;
+            long failed = 0;
+            Instant reached = null;
+            String lastId = null;
+            List<String> seen = new ArrayList<>();
+            for (JsonNode remote : page.records()) {
+                RemoteRecord record;
+                try {
+                    record = mapping.toCanonical(remote);
+                } catch (RuntimeException e) {
+                    failed++;
+                    runs.error(run.id(), mapping.remoteId().read(remote).asText(null), String.valueOf(e.getMessage()));
+                    continue;
+                }
+                seen.add(record.externalId());
+                if (!inbox.accept(poller.key(run.system(), object, record, remote), run.system(), object, record.externalId(),
+                        record.deleted() ? "delete" : "update", remote.toString(), record.modifiedAt(), run.id())) {
+                    // read before, by a poll, a webhook's read or an earlier try of this page
+                    unchanged++;
+                }
+                if (record.modifiedAt() != null) {
+                    reached = record.modifiedAt();
+                    lastId = record.externalId();
+                }
+            }
+            if (run.type().equals("reconcile") && !seen.isEmpty()) {
+                jdbc.update("UPDATE contact_link SET seen_by_run = :run WHERE system = :system AND object_type = :object "
+                        + "AND external_id IN (:ids)", new MapSqlParameterSource("run", run.id()).addValue("system", run.system())
+                        .addValue("object", object).addValue("ids", seen));
+            }
+            if (reached != null) {
+                poller.saveCursor(run.system(), object, reached, lastId);
+            }
+            runs.page(run.id(), page.records().size(), unchanged, failed, next.write(json));
+        });
+    }
+
+    /**
+     * Links of live contacts the reconcile did not see: the system deleted those records. Each
+     * becomes a delete in the inbox, applied under the engine's tombstone rules. A reconcile that
+     * would delete more than its share of the system's people fails instead: a listing that came
+     * back short (a changed permission, a filter) must not delete people everywhere.
+     */
+    private long sweep(Run run, String object) {
+        MapSqlParameterSource parameters = new MapSqlParameterSource("run", run.id()).addValue("system", run.system())
+                .addValue("object", object).addValue("started", Links.at(run.startedAt() != null ? run.startedAt() : run.createdAt()));
+        String unseen = " FROM contact_link l JOIN contact c ON c.id = l.contact_id WHERE l.system = :system "
+                + "AND l.object_type = :object AND (l.seen_by_run IS NULL OR l.seen_by_run <> :run) "
+                + "AND l.created_at < :started AND c.deleted_at IS NULL AND c.merged_into IS NULL";
+        long gone = jdbc.queryForObject("SELECT COUNT(*)" + unseen, parameters, Long.class);
+        if (gone == 0) {
+            return 0;
+        }
+        long linked = jdbc.queryForObject("SELECT COUNT(*) FROM contact_link WHERE system = :system AND object_type = :object",
+                parameters, Long.class);
+        if (gone > 10 && gone > linked * maxDeleteShare) {
+            throw new IllegalStateException(gone + " of " + linked + " linked " + object + " records were not in " + run.system()
+                    + "'s listing, more than crmsync.sync.reconcile-max-delete-share (" + maxDeleteShare
+                    + "): nothing was deleted");
+        }
+        Instant now = clock.instant();
+        long accepted = 0;
+        for (String externalId : jdbc.queryForList("SELECT l.external_id" + unseen, parameters, String.class)) {
+            if (inbox.accept("reconcile:" + run.id() + ":" + run.system() + ":" + object + ":" + externalId, run.system(),
+                    object, externalId, "delete", null, now, run.id())) {
+                accepted++;
+            }
+        }
+        return accepted;
+    }
+
+    /** Changes the reconcile read that the hub had not seen: what webhooks and polls missed. */
+    private long missed(Run run) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE run_id = :run AND idempotency_key NOT LIKE 'reconcile:%'",
+                Map.of("run", run.id()), Long.class);
+    }
+
+    /** Live contacts the system has no record of and nothing on the way to: sent to it again. */
+    private long resend(Run run, CrmSyncProperties.Provider provider) {
+        if (!outbox.targets("hub").contains(run.system())) {
+            return 0;
+        }
+        Instant now = clock.instant();
+        return jdbc.update("INSERT INTO outbox (contact_id, target_system, object_type, operation, contact_version, "
+                + "next_attempt_at, created_at) SELECT c.id, :system, :object, 'create', c.version, :now, :now FROM contact c "
+                + "WHERE c.deleted_at IS NULL AND c.merged_into IS NULL AND c.created_at < :started "
+                + "AND NOT EXISTS (SELECT 1 FROM contact_link l WHERE l.contact_id = c.id AND l.system = :system) "
+                + "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.target_system = :system "
+                + "AND o.state IN ('pending', 'claimed'))", new MapSqlParameterSource("system", run.system())
+                .addValue("object", provider.primaryObjectType()).addValue("now", Links.at(now))
+                .addValue("started", Links.at(run.startedAt() != null ? run.startedAt() : run.createdAt())));
+    }
+
+    /**
+     * Lets each run finish the page in hand: interrupting a thread inside H2 closes its database
+     * file. What is not committed is read again when the run resumes.
+     */
+    @Override
+    public void destroy() throws InterruptedException {
+        stopping = true;
+        executor.shutdown();
+        if (!executor.awaitTermination(15, TimeUnit.SECONDS)) {
+            executor.shutdownNow();
+        }
+    }
+
+    /** Leaves a run that was cancelled, or whose service is stopping, where it stands. */
+    private static final class Stopped extends RuntimeException {
+        Stopped() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** Where a run resumes: an object type and the position of its next page ({@code done} once read). */
+    record Checkpoint(String object, Instant since, String afterId, boolean finished) {
+
+        Checkpoint(String object, Instant since, String afterId) {
+            this(object, since, afterId, false);
+        }
+
+        Checkpoint done() {
+            return new Checkpoint(object, since, afterId, true);
+        }
+
+        String write(ObjectMapper json) {
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("object", object);
+            fields.put("since", since == null ? null : since.toString());
+            fields.put("afterId", afterId);
+            if (finished) {
+                fields.put("finished", true);
+            }
+            try {
+                return json.writeValueAsString(fields);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        static Checkpoint read(ObjectMapper json, String text) {
+            if (text == null) {
+                return null;
+            }
+            try {
+                JsonNode node = json.readTree(text);
+                return new Checkpoint(node.path("object").asText(), node.hasNonNull("since")
+                        ? Instant.parse(node.get("since").asText()) : null, node.path("afterId").asText(null),
+                        node.path("finished").asBoolean(false));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("sync_run holds a malformed checkpoint: " + text, e);
+            }
+        }
+    }
+}
