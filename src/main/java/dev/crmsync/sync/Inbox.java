@@ -119,6 +119,12 @@ public class Inbox {
                 Map.of("id", id, "state", retry ? "pending" : "failed", "error", error));
     }
 
+    /** Gives a stopping worker's claims back. */
+    public void release(String worker) {
+        jdbc.update("UPDATE inbox SET state = 'pending', claimed_by = NULL WHERE state = 'claimed' AND claimed_by = :worker",
+                Map.of("worker", worker));
+    }
+
     /** Changes not yet applied. */
     public long backlog() {
         return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed')", Map.of(), Long.class);

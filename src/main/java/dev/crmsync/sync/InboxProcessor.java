@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,6 +26,8 @@ import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.dao.ConcurrencyFailureException;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Component;
@@ -35,7 +38,7 @@ import org.springframework.stereotype.Component;
  * later batch; after {@code crmsync.sync.max-attempts} it goes to dead letters.
  */
 @Component("inboxProcessor")
-public class InboxProcessor implements DisposableBean {
+public class InboxProcessor implements DisposableBean, ApplicationListener<ContextClosedEvent> {
 
     private static final Logger LOG = LoggerFactory.getLogger(InboxProcessor.class);
 
@@ -53,6 +56,7 @@ public class InboxProcessor implements DisposableBean {
     private final Duration lease;
     private final ExecutorService workers;
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
+    private volatile boolean stopping;
 
     public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, SyncRuns runs, BeanFactory beans, Mappings mappings,
                           Links links, ObjectMapper json, MeterRegistry meters,
@@ -86,7 +90,7 @@ public class InboxProcessor implements DisposableBean {
         do {
             applied = processBatch();
             total += applied;
-        } while (applied > 0);
+        } while (applied > 0 && !stopping);
         return total;
     }
 
@@ -218,8 +222,23 @@ public class InboxProcessor implements DisposableBean {
         }
     }
 
+    /** Closing starts: the batch in hand is finished, no other is claimed. */
     @Override
-    public void destroy() {
-        workers.shutdownNow();
+    public void onApplicationEvent(ContextClosedEvent event) {
+        stopping = true;
+    }
+
+    /**
+     * Gives back what this process claimed and did not apply, so the next start takes it at once
+     * rather than after the claim's lease. Workers are not interrupted: that closes H2's file.
+     */
+    @Override
+    public void destroy() throws InterruptedException {
+        stopping = true;
+        workers.shutdown();
+        if (!workers.awaitTermination(10, TimeUnit.SECONDS)) {
+            workers.shutdownNow();
+        }
+        inbox.release(worker);
     }
 }

@@ -32,6 +32,8 @@ import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
 import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -49,7 +51,7 @@ import org.springframework.transaction.support.TransactionTemplate;
  * records it did not see were deleted in the system, live contacts the system lacks are sent again.
  */
 @Component("syncRunner")
-public class SyncRunner implements DisposableBean {
+public class SyncRunner implements DisposableBean, ApplicationListener<ContextClosedEvent> {
 
     private static final Logger LOG = LoggerFactory.getLogger(SyncRunner.class);
     private static final int FETCH_TRIES = 5;
@@ -333,6 +335,12 @@ public class SyncRunner implements DisposableBean {
                 + "AND o.state IN ('pending', 'claimed'))", new MapSqlParameterSource("system", run.system())
                 .addValue("object", provider.primaryObjectType()).addValue("now", Links.at(now))
                 .addValue("started", Links.at(run.startedAt() != null ? run.startedAt() : run.createdAt())));
+    }
+
+    /** Closing starts: runs stop after the page in hand, before the providers' clients are stopped. */
+    @Override
+    public void onApplicationEvent(ContextClosedEvent event) {
+        stopping = true;
     }
 
     /**
