@@ -20,7 +20,6 @@ import dev.crmsync.support.Http.Reply;
 import dev.crmsync.support.ServiceTest;
 import dev.crmsync.support.Simulated;
 import org.apache.camel.CamelContext;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,33 +28,37 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * POST /api/sync/contact and GET /api/contacts/{id}/sync against two generic CRM simulators, with
  * the whole service running: each answer is checked against the records in both simulators and the
- * rows in the store.
+ * rows in the store. Run on H2 and on PostgreSQL by the subclasses, each with its own simulators.
  */
 @ServiceTest
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
-class ContactSyncStatusTest {
+abstract class ContactSyncStatusTests {
 
-    static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
-    static final GenericCrmSimulator CRM2 = GenericCrmSimulator.builder().token("token-crm2").build().start();
     static final List<String> ROUTES = List.of("crm1-deliver", "crm2-deliver");
 
-    @DynamicPropertySource
-    static void properties(DynamicPropertyRegistry registry) {
-        Simulated.rest(registry, "crm1", CRM1);
-        Simulated.rest(registry, "crm2", CRM2);
-        Simulated.fastSync(registry);
-        registry.add("crmsync.api.sync-contact-max-waiting", () -> "2");
+    final GenericCrmSimulator sim1;
+    final GenericCrmSimulator sim2;
+
+    ContactSyncStatusTests(GenericCrmSimulator[] crms) {
+        this.sim1 = crms[0];
+        this.sim2 = crms[1];
     }
 
-    @AfterAll
-    static void stop() {
-        CRM1.stop();
-        CRM2.stop();
+    static GenericCrmSimulator[] simulators() {
+        return new GenericCrmSimulator[]{GenericCrmSimulator.builder().token("token-crm1").build().start(),
+                GenericCrmSimulator.builder().token("token-crm2").build().start()};
+    }
+
+    static void providers(DynamicPropertyRegistry registry, GenericCrmSimulator[] crms) {
+        Simulated.rest(registry, "crm1", crms[0]);
+        Simulated.rest(registry, "crm2", crms[1]);
+        Simulated.fastSync(registry);
+        // two waiting callers fill the places, so the test of the bound needs only three
+        registry.add("crmsync.api.sync-contact-max-waiting", () -> "2");
     }
 
     @LocalServerPort
@@ -85,9 +88,9 @@ class ContactSyncStatusTest {
 
     @AfterEach
     void heal() throws Exception {
-        CRM1.faults().clear();
-        CRM2.faults().clear();
-        CRM2.requireEmail(false);
+        sim1.faults().clear();
+        sim2.faults().clear();
+        sim2.requireEmail(false);
         for (String route : ROUTES) {
             camel.getRouteController().startRoute(route);
         }
@@ -118,8 +121,8 @@ class ContactSyncStatusTest {
         assertThat(body.get("results").get("crm2").asText()).isEqualTo("created");
         String id = body.get("contactId").asText();
         // no waiting here: the answer came after both systems had the record
-        Map<String, Object> in1 = byEmail(CRM1, email).orElseThrow();
-        Map<String, Object> in2 = byEmail(CRM2, email).orElseThrow();
+        Map<String, Object> in1 = byEmail(sim1, email).orElseThrow();
+        Map<String, Object> in2 = byEmail(sim2, email).orElseThrow();
         assertThat(in1).containsEntry("FirstName", "Ada").containsEntry("Company", "Engines");
         assertThat(in2).containsEntry("Name", "Ada Lovelace").containsEntry("Organization", "Engines");
         assertThat(jdbc.queryForList("SELECT system || ':' || external_id FROM contact_link WHERE contact_id = ? ORDER BY system",
@@ -158,11 +161,11 @@ class ContactSyncStatusTest {
         assertThat(body.get("results").get("crm1").asText()).isEqualTo("updated");
         assertThat(body.get("results").get("crm2").asText()).isEqualTo("updated");
         // fields the call left out stay
-        assertThat(byEmail(CRM1, email).orElseThrow()).containsEntry("FirstName", "Grace").containsEntry("Title", "Rear Admiral");
-        assertThat(byEmail(CRM2, email).orElseThrow()).containsEntry("Name", "Grace Hopper").containsEntry("Title", "Rear Admiral");
+        assertThat(byEmail(sim1, email).orElseThrow()).containsEntry("FirstName", "Grace").containsEntry("Title", "Rear Admiral");
+        assertThat(byEmail(sim2, email).orElseThrow()).containsEntry("Name", "Grace Hopper").containsEntry("Title", "Rear Admiral");
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM contact WHERE email_lower = ?", Long.class, email)).isEqualTo(1);
-        assertThat(CRM1.records().stream().filter(r -> email.equalsIgnoreCase((String) r.get("Email")))).hasSize(1);
-        assertThat(CRM2.records().stream().filter(r -> email.equalsIgnoreCase((String) r.get("Email")))).hasSize(1);
+        assertThat(sim1.records().stream().filter(r -> email.equalsIgnoreCase((String) r.get("Email")))).hasSize(1);
+        assertThat(sim2.records().stream().filter(r -> email.equalsIgnoreCase((String) r.get("Email")))).hasSize(1);
     }
 
     @Test
@@ -170,8 +173,8 @@ class ContactSyncStatusTest {
         String email = email("same");
         String json = "{\"email\":\"" + email + "\",\"firstName\":\"Same\",\"tags\":[\"a\"]}";
         String id = sync(json).json().get("contactId").asText();
-        CRM1.resetCounters();
-        CRM2.resetCounters();
+        sim1.resetCounters();
+        sim2.resetCounters();
 
         Reply again = sync(json);
 
@@ -182,14 +185,14 @@ class ContactSyncStatusTest {
         assertThat(body.get("results").get("crm1").asText()).isEqualTo("unchanged");
         assertThat(body.get("results").get("crm2").asText()).isEqualTo("unchanged");
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ?", Long.class, id)).isEqualTo(2);
-        assertThat(writes(CRM1) + writes(CRM2)).isZero();
+        assertThat(writes(sim1) + writes(sim2)).isZero();
     }
 
     @Test
     void aChangeOneCrmDoesNotMapIsUnchangedThereAndUpdatedInTheOther() {
         String email = email("status");
         String id = sync("{\"email\":\"" + email + "\",\"lastName\":\"Lead\"}").json().get("contactId").asText();
-        CRM1.resetCounters();
+        sim1.resetCounters();
 
         // custom.status is mapped to crm2's Status only (mappings/crm2-contact.json)
         Reply reply = sync("{\"email\":\"" + email + "\",\"custom\":{\"status\":\"hot\"}}");
@@ -197,8 +200,8 @@ class ContactSyncStatusTest {
         assertThat(reply.status()).as(reply.toString()).isEqualTo(200);
         assertThat(reply.json().get("results").get("crm1").asText()).isEqualTo("unchanged");
         assertThat(reply.json().get("results").get("crm2").asText()).isEqualTo("updated");
-        assertThat(byEmail(CRM2, email).orElseThrow()).containsEntry("Status", "Hot");
-        assertThat(writes(CRM1)).isZero();
+        assertThat(byEmail(sim2, email).orElseThrow()).containsEntry("Status", "Hot");
+        assertThat(writes(sim1)).isZero();
         assertThat(jdbc.queryForObject("SELECT state FROM outbox WHERE contact_id = ? AND target_system = 'crm1' "
                 + "AND contact_version = 2", String.class, id)).isEqualTo("delivered");
     }
@@ -226,12 +229,12 @@ class ContactSyncStatusTest {
                 String.class, id)).containsOnly(OutboxDelivery.SUPERSEDED);
         assertThat(deliveryResults.of(id, 1, true, List.of("crm1", "crm2")).values())
                 .extracting(DeliveryResults.Result::outcome).containsOnly("created");
-        assertThat(byEmail(CRM1, email).orElseThrow()).containsEntry("FirstName", "Second");
+        assertThat(byEmail(sim1, email).orElseThrow()).containsEntry("FirstName", "Second");
     }
 
     @Test
     void aSlowCrmMakesTheCallAnswer202WithTheStatusUrlWhichShowsThePendingCreateUntilItLands() {
-        CRM2.faults().latency(Duration.ofSeconds(2));
+        sim2.faults().latency(Duration.ofSeconds(2));
         String email = email("slow");
 
         Reply reply = api.post("/api/sync/contact?timeout=PT0.5S", "{\"email\":\"" + email + "\",\"lastName\":\"Slow\"}");
@@ -259,12 +262,12 @@ class ContactSyncStatusTest {
         JsonNode after = await().atMost(PATIENCE).until(() -> status(id).get("systems").get("crm2"),
                 crm2 -> !crm2.get("externalId").isNull());
         assertThat(after.get("pending")).isEmpty();
-        assertThat(after.get("externalId").asText()).isEqualTo(byEmail(CRM2, email).orElseThrow().get("Id"));
+        assertThat(after.get("externalId").asText()).isEqualTo(byEmail(sim2, email).orElseThrow().get("Id"));
     }
 
     @Test
     void aCrmThatRefusesTheContactMakesTheCallAnswer502WithItsErrorAndADeadLetter() {
-        CRM2.requireEmail(true);
+        sim2.requireEmail(true);
         String phone = "+1415555" + (1000 + (int) (Math.random() * 9000));
 
         Reply reply = sync("{\"phone\":\"" + phone + "\",\"lastName\":\"NoEmail\"}");
@@ -277,8 +280,8 @@ class ContactSyncStatusTest {
         assertThat(body.get("results").get("crm2").asText()).isEqualTo("failed");
         assertThat(body.get("errors").get("crm2").asText()).contains("400").contains("Email is required");
         assertThat(body.get("errors").has("crm1")).isFalse();
-        assertThat(CRM1.live().stream().filter(r -> phone.equals(r.get("Phone")))).hasSize(1);
-        assertThat(CRM2.records().stream().filter(r -> phone.equals(r.get("Phone")))).isEmpty();
+        assertThat(sim1.live().stream().filter(r -> phone.equals(r.get("Phone")))).hasSize(1);
+        assertThat(sim2.records().stream().filter(r -> phone.equals(r.get("Phone")))).isEmpty();
         Map<String, Object> letter = jdbc.queryForMap("SELECT id, system, error_message FROM dead_letter WHERE contact_id = ?", id);
         assertThat(letter.get("system")).isEqualTo("crm2");
         assertThat((String) letter.get("error_message")).contains("Email is required");
@@ -296,7 +299,7 @@ class ContactSyncStatusTest {
     void aDeletedContactStillShowsItsPendingDeletesThenTheirDelivery() throws Exception {
         String email = email("deleted");
         String id = sync("{\"email\":\"" + email + "\",\"lastName\":\"Gone\"}").json().get("contactId").asText();
-        String in2 = (String) byEmail(CRM2, email).orElseThrow().get("Id");
+        String in2 = (String) byEmail(sim2, email).orElseThrow().get("Id");
         camel.getRouteController().stopRoute("crm2-deliver");
 
         assertThat(api.delete("/api/contacts/" + id).status()).isEqualTo(204);
@@ -315,8 +318,8 @@ class ContactSyncStatusTest {
         camel.getRouteController().startRoute("crm2-deliver");
 
         await().atMost(PATIENCE).untilAsserted(() -> assertThat(status(id).get("systems").get("crm2").get("pending")).isEmpty());
-        assertThat(CRM2.find(in2).orElseThrow()).containsEntry("Deleted", true);
-        await().atMost(PATIENCE).untilAsserted(() -> assertThat(byEmail(CRM1, email).orElseThrow()).containsEntry("Deleted", true));
+        assertThat(sim2.find(in2).orElseThrow()).containsEntry("Deleted", true);
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(byEmail(sim1, email).orElseThrow()).containsEntry("Deleted", true));
     }
 
     @Test
@@ -370,7 +373,7 @@ class ContactSyncStatusTest {
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM contact WHERE first_name = ? OR email_lower = ?", Long.class,
                 marker, email)).isZero();
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM outbox", Long.class)).isEqualTo(outbox);
-        assertThat(byEmail(CRM1, email)).isEmpty();
+        assertThat(byEmail(sim1, email)).isEmpty();
     }
 
     @Test
