@@ -63,6 +63,23 @@ public class ContactApi {
         reply(message, 201, contact.toJson(), Map.of("ETag", contact.etag(), "Location", "/api/contacts/" + contact.id()));
     }
 
+    /**
+     * For POST /api/sync/contact: a body as POST /api/contacts takes it, checked the same way, written
+     * onto the live contact with its email like a merge patch (fields left out stay), else created.
+     * A refusal writes nothing.
+     */
+    public ContactService.Upserted upsert(Message message) {
+        ObjectNode body = body(message, MediaType.APPLICATION_JSON);
+        rejectReadOnlyValues(body, null);
+        ContactFields values = normalizer.complete(body);
+        try {
+            return service.upsert(values, current -> normalizer.patch(current, body), API);
+        } catch (DuplicateKeyException e) {
+            // a concurrent request created a contact with this email first: this one updates it
+            return writeOrConflict(values, () -> service.upsert(values, current -> normalizer.patch(current, body), API));
+        }
+    }
+
     public void get(Message message) {
         String id = message.getHeader("id", String.class);
         Contact found = store.find(id).orElseThrow(() -> ApiProblem.notFound("no contact has id " + id));
@@ -148,7 +165,7 @@ public class ContactApi {
      * Runs a write; when the database refuses it for an email another live contact took meanwhile (a race
      * the check inside the transaction cannot see), answers 409 with that contact's id.
      */
-    private Contact writeOrConflict(ContactFields values, java.util.function.Supplier<Contact> write) {
+    private <T> T writeOrConflict(ContactFields values, java.util.function.Supplier<T> write) {
         try {
             return write.get();
         } catch (DuplicateKeyException e) {

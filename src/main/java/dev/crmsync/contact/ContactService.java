@@ -52,6 +52,26 @@ public class ContactService {
         return write(null, values, source, Set.of());
     }
 
+    /** What an upsert did: created the contact, changed it, or found it holding the given values already. */
+    public record Upserted(Contact contact, boolean created, boolean changed) {
+    }
+
+    /**
+     * Changes the live contact with the email of {@code values} (a body without an email: the oldest
+     * with its phone) by {@code change}, or creates one of {@code values} when there is none.
+     */
+    @Transactional
+    public Upserted upsert(ContactFields values, UnaryOperator<ContactFields> change, Source source) {
+        java.util.Optional<String> existing = values.emailKey() != null ? store.findLiveIdByEmail(values.emailKey())
+                : store.findLiveIdByPhone(values.phone());
+        if (existing.isEmpty()) {
+            return new Upserted(write(null, values, source, Set.of()), true, true);
+        }
+        Contact current = liveForUpdate(existing.get(), null);
+        Contact written = write(current, change.apply(current.values()), source, Set.of());
+        return new Upserted(written, false, written != current);
+    }
+
     /**
      * Changes a live contact. {@code expectedVersion} (from If-Match), when given, must be the current
      * version; the row stays locked from read to commit so concurrent writers queue rather than lose updates.

@@ -32,6 +32,10 @@ import org.springframework.transaction.annotation.Transactional;
 public class OutboxDelivery {
 
     private static final Duration LEASE = Duration.ofMinutes(5);
+    /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
+    static final String SUPERSEDED = "superseded by a later change of the same contact";
+    static final String FOUND_IN = "found in ";
+    static final String DELETED_IN = "the record was deleted in ";
 
     private final NamedParameterJdbcTemplate jdbc;
     private final ContactStore contacts;
@@ -81,7 +85,7 @@ public class OutboxDelivery {
                 superseded.add(((Number) previous.get("id")).longValue());
             }
         }
-        finish(superseded, "delivered", "superseded by a later change of the same contact");
+        finish(superseded, "delivered", SUPERSEDED);
         List<Delivery> deliveries = new ArrayList<>();
         List<Long> nothingToDo = new ArrayList<>();
         // one query each for the contacts and their links in this system, not two per row
@@ -187,7 +191,7 @@ public class OutboxDelivery {
             // deleted in the system meanwhile: its delete reaches the hub like a polled one, under the tombstone rules
             inbox.accept(delivery.getSystem() + ":" + delivery.getObjectType() + ":" + delivery.getExternalId() + ":gone",
                     delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(), "delete", "{}", now);
-            finish(List.of(delivery.getOutboxId()), "delivered", "the record was deleted in " + delivery.getSystem());
+            finish(List.of(delivery.getOutboxId()), "delivered", DELETED_IN + delivery.getSystem());
             return;
         }
         if (delivery.getOperation().equals("delete")) {
@@ -203,7 +207,7 @@ public class OutboxDelivery {
             inbox.accept(delivery.getSystem() + ":" + delivery.getObjectType() + ":" + delivery.getExternalId() + ":"
                             + remote.modifiedAt() + ":found", delivery.getSystem(), delivery.getObjectType(),
                     delivery.getExternalId(), "update", delivery.getReply().toString(), remote.modifiedAt());
-            finish(List.of(delivery.getOutboxId()), "delivered", "found in " + delivery.getSystem() + " and linked");
+            finish(List.of(delivery.getOutboxId()), "delivered", FOUND_IN + delivery.getSystem() + " and linked");
             return;
         }
         links.saveAll(List.of(written(delivery)), now);
