@@ -313,11 +313,12 @@ public class SalesforceClient implements CrmClient {
             return new RemoteCallException(name + " " + operation + " failed: " + e.getMessage(), 0, null, e);
         }
         String errors = describe(refused.getErrors());
-        if (errors.contains("REQUEST_LIMIT_EXCEEDED")
-                || refused.getStatusCode() == 403 && String.valueOf(refused.getMessage()).contains("REQUEST_LIMIT_EXCEEDED")) {
+        int status = refused.getStatusCode();
+        // the daily limit is a 403; a 429 with the same code is a short rate limit that another try soon cures
+        if (status != 429 && (errors.contains("REQUEST_LIMIT_EXCEEDED")
+                || status == 403 && String.valueOf(refused.getMessage()).contains("REQUEST_LIMIT_EXCEEDED"))) {
             return pauses.pause(name, properties.limitPause(), "Salesforce daily API limit spent (REQUEST_LIMIT_EXCEEDED)");
         }
-        int status = refused.getStatusCode();
         return new RemoteCallException(name + " answered " + status + " to " + operation + ": "
                 + (errors.isEmpty() ? refused.getMessage() : errors), status, null, e);
     }

@@ -1,6 +1,7 @@
 package dev.crmsync.provider.salesforce;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static dev.crmsync.support.Simulated.PATIENCE;
 import static dev.crmsync.support.Simulated.byEmail;
 import static dev.crmsync.support.Simulated.email;
@@ -17,6 +18,8 @@ import java.util.UUID;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.provider.ProviderPauses;
+import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.ManualClock;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
@@ -82,6 +85,9 @@ class SalesforceFlowTest {
 
     @Autowired
     Poller poller;
+
+    @Autowired
+    ProviderPauses pauses;
 
     Http api;
 
@@ -296,6 +302,25 @@ class SalesforceFlowTest {
         assertThat(count("SELECT COUNT(*) FROM dead_letter WHERE contact_id = '" + hubId + "'")).isZero();
         await().atMost(PATIENCE).untilAsserted(() ->
                 assertThat(admin.get("/actuator/health").json().get("status").asText()).isEqualTo("UP"));
+    }
+
+    @Test
+    void aRateLimitedAnswerIsTriedAgainSoonWithoutPausingSalesforceForTheDailyLimit() throws Exception {
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        camel.getRouteController().stopRoute("salesforce-lead-poll");
+        // a 429 carries REQUEST_LIMIT_EXCEEDED too; only the daily limit's 403 pauses the provider for limit-pause
+        SF.faults().rateLimitNext(1, 1, "GET", "/queryAll");
+
+        assertThatThrownBy(() -> salesforceClient.changedSince("contact", Instant.now(), null, 10))
+                .isInstanceOfSatisfying(RemoteCallException.class, e -> assertThat(e.status()).isEqualTo(429));
+        assertThat(pauses.paused("salesforce")).isEmpty();
+
+        SF.faults().rateLimitNext(2, 1, "POST", "/composite/sobjects");
+        String email = email("limited");
+        api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Soon\"}");
+        assertThat(liveRecord(SF, CONTACT, email)).containsEntry("LastName", "Soon");
+        assertThat(SF.requests("POST /composite/sobjects")).filteredOn(r -> r.status() == 429).hasSize(2);
+        assertThat(pauses.paused("salesforce")).isEmpty();
     }
 
     @Test
