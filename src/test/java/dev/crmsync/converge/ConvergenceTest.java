@@ -1,0 +1,30 @@
+package dev.crmsync.converge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The short convergence run CI makes (a few hundred operations, a new seed each time): operations
+ * through Salesforce, HubSpot, Pipedrive and the API, faults in every simulator, two restarts, then a
+ * reconcile of each system. Every system must end with the hub's people and values, no duplicate, no
+ * deleted person alive, no acknowledged change lost and every failure accounted for. A failure prints
+ * the seed: {@code mvn test -Dtest=ConvergenceTest -Dconverge.seed=<seed>} replays its operations.
+ */
+class ConvergenceTest {
+
+    @Test
+    void peopleChangedConcurrentlyEverywhereUnderFaultsAndRestartsConvergeWithNothingLost(@TempDir Path data) throws Exception {
+        ConvergenceRun.Settings settings = ConvergenceRun.Settings.fromSystemProperties(300, 8);
+        ConvergenceRun.Report report = new ConvergenceRun(settings).run(data);
+        System.out.println(report.describe());
+        report.write(Path.of("target", "converge", "convergence-" + settings.seed() + ".json"));
+
+        assertThat(report.figures().get("restarts")).as("restarts, seed %d", settings.seed()).isEqualTo(settings.restarts());
+        assertThat(report.counts()).as("the checker's counts, seed %d; replay with %s%s", settings.seed(), settings.replay(),
+                report.describe()).allSatisfy((name, count) -> assertThat(count).as(name).isZero());
+    }
+}
