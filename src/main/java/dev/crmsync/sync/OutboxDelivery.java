@@ -1,5 +1,6 @@
 package dev.crmsync.sync;
 
+import java.lang.management.ManagementFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,6 +20,7 @@ import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.ProviderPauses;
 import dev.crmsync.sync.Links.Link;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
 import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -29,7 +31,7 @@ import org.springframework.transaction.annotation.Transactional;
  * needs (create, update, delete, or nothing), then records what the system now holds on the link.
  */
 @Component("outboxDelivery")
-public class OutboxDelivery {
+public class OutboxDelivery implements DisposableBean {
 
     private static final Duration LEASE = Duration.ofMinutes(5);
     /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
@@ -46,6 +48,7 @@ public class OutboxDelivery {
     private final CrmSyncProperties properties;
     private final ProviderPauses pauses;
     private final Inbox inbox;
+    private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
                           Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
@@ -108,8 +111,9 @@ public class OutboxDelivery {
         finish(nothingToDo, "delivered", null);
         meters.counter("crmsync.delivery.skipped", "system", system).increment(nothingToDo.size() + superseded.size());
         if (!deliveries.isEmpty()) {
-            jdbc.update("UPDATE outbox SET state = 'claimed', claimed_at = :now, attempts = attempts + 1 WHERE id IN (:ids)",
-                    Map.of("now", Links.at(now), "ids", deliveries.stream().map(Delivery::getOutboxId).toList()));
+            jdbc.update("UPDATE outbox SET state = 'claimed', claimed_by = :worker, claimed_at = :now, attempts = attempts + 1 "
+                            + "WHERE id IN (:ids)", Map.of("worker", worker, "now", Links.at(now),
+                    "ids", deliveries.stream().map(Delivery::getOutboxId).toList()));
         }
         return deliveries;
     }
@@ -232,6 +236,17 @@ public class OutboxDelivery {
         jdbc.update("UPDATE outbox SET state = :state, delivered_at = :now, last_error = :note WHERE id IN (:ids)",
                 new MapSqlParameterSource("state", state).addValue("now", Links.at(clock.instant()))
                         .addValue("note", note).addValue("ids", ids));
+    }
+
+    /**
+     * Gives back the rows this process claimed and did not settle (a delivery waiting out its retries
+     * when the routes stopped), so the next start sends them at once rather than after the claim's
+     * lease. Their try stays counted: a create that may have reached the system looks it up first.
+     */
+    @Override
+    public void destroy() {
+        jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL WHERE state = 'claimed' AND claimed_by = :worker",
+                Map.of("worker", worker));
     }
 
     /** Rows not yet delivered, per system. */
