@@ -77,9 +77,18 @@ public record Mapping(String file, String provider, String object, FieldPath rem
 
     /** Canonical to remote: the fields that flow outbound, and constants. */
     public ObjectNode toRemote(Map<String, Object> canonical) {
+        return toRemote(canonical, null);
+    }
+
+    /**
+     * Canonical to remote, only the fields that carry one of {@code only} (all of a field that joins
+     * several, such as a name made of first and last name); no constants. Null: every field, and constants.
+     */
+    public ObjectNode toRemote(Map<String, Object> canonical, java.util.Collection<String> only) {
         ObjectNode remote = JSON.createObjectNode();
         for (Field field : fields) {
-            if (!field.direction().outbound()) {
+            if (!field.direction().outbound()
+                    || only != null && field.canonical().stream().noneMatch(only::contains)) {
                 continue;
             }
             Object value = field.canonical().size() == 1 ? canonical.get(field.canonical().get(0))

@@ -28,6 +28,9 @@ public class Delivery {
     private boolean gone;
     private boolean found;
     private RuntimeException batchFailure;
+    private ObjectNode fullPayload;
+    private java.util.Set<String> changedFields;
+    private Map<String, Object> base;
     private Instant deferredUntil;
 
     public Delivery(long outboxId, String system, String objectType, String contactId, long contactVersion,
@@ -68,9 +71,39 @@ public class Delivery {
         return operation;
     }
 
-    /** The remote record to write, in the system's shape (from its mapping). */
+    /**
+     * The remote record to write, in the system's shape (from its mapping): for an update, only the
+     * fields whose value changed since the record was last synced, so that what a person changed in
+     * the system meanwhile, and the hub has not read yet, is not overwritten.
+     */
     public ObjectNode getPayload() {
         return payload;
+    }
+
+    /** Every mapped field of the record, for an API whose update replaces the whole record (PUT). */
+    public ObjectNode getFullPayload() {
+        return fullPayload != null ? fullPayload : payload;
+    }
+
+    /**
+     * Makes this update write only {@code changed} (canonical fields) of {@code full}: {@code payload}
+     * holds those, {@code base} is what the system held of every field when last synced.
+     */
+    Delivery changedOnly(ObjectNode full, java.util.Set<String> changed, Map<String, Object> base) {
+        this.fullPayload = full;
+        this.changedFields = java.util.Set.copyOf(changed);
+        this.base = base;
+        return this;
+    }
+
+    /** The canonical fields this update writes, or null when it writes every mapped field. */
+    public java.util.Set<String> getChangedFields() {
+        return changedFields;
+    }
+
+    /** What the system held when last synced, for an update that writes only the changed fields. */
+    Map<String, Object> getBase() {
+        return base;
     }
 
     /** The contact's email, for a client that looks for an existing record before creating one. */

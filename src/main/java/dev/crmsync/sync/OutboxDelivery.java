@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.config.CrmSyncProperties;
@@ -131,17 +132,49 @@ public class OutboxDelivery implements DisposableBean {
             return link.map(l -> new Delivery(outboxId, system, objectType, contactId, contact.version(), "delete", null,
                     null, l.externalId())).orElse(null);
         }
-        ObjectNode payload = mapping.toRemote(contact.values().canonical());
+        Map<String, Object> canonical = contact.values().canonical();
+        ObjectNode payload = mapping.toRemote(canonical);
         if (link.isPresent()) {
             if (links.hash(payload).equals(link.get().syncedHash())) {
                 meters.counter("crmsync.echo.outbound-skipped", "system", system).increment();
                 return null;
             }
-            return new Delivery(outboxId, system, objectType, contactId, contact.version(), "update", payload,
-                    contact.values().email(), link.get().externalId());
+            Map<String, Object> synced = link.get().syncedValues();
+            Set<String> changed = synced == null ? Set.of() : changed(mapping, canonical, synced);
+            if (changed.isEmpty()) {
+                return new Delivery(outboxId, system, objectType, contactId, contact.version(), "update", payload,
+                        contact.values().email(), link.get().externalId());
+            }
+            return new Delivery(outboxId, system, objectType, contactId, contact.version(), "update",
+                    mapping.toRemote(canonical, changed), contact.values().email(), link.get().externalId())
+                    .changedOnly(payload, changed, synced);
         }
         return new Delivery(outboxId, system, objectType, contactId, contact.version(), "create", payload,
                 contact.values().email(), null);
+    }
+
+    /**
+     * The outbound fields whose hub value differs from what the system held when last synced (or
+     * that the hub never reads back from it, so cannot know): what an update must write.
+     */
+    private static Set<String> changed(Mapping mapping, Map<String, Object> canonical, Map<String, Object> synced) {
+        Set<String> changed = new java.util.TreeSet<>();
+        for (String field : mapping.outboundFields()) {
+            if (!synced.containsKey(field) || !same(canonical.get(field), synced.get(field))) {
+                changed.add(field);
+            }
+        }
+        return changed;
+    }
+
+    /** Equal, counting null, a blank text and an empty list or map as the same absence. */
+    private static boolean same(Object a, Object b) {
+        return empty(a) ? empty(b) : java.util.Objects.equals(a, b);
+    }
+
+    private static boolean empty(Object value) {
+        return value == null || value instanceof String text && text.isBlank()
+                || value instanceof java.util.Collection<?> c && c.isEmpty() || value instanceof Map<?, ?> m && m.isEmpty();
     }
 
     /** Of a contact's links in a system (a Contact and a Lead), the one of the first object in its list. */
@@ -220,13 +253,27 @@ public class OutboxDelivery implements DisposableBean {
                 .increment();
     }
 
-    /** What the system holds now, read back through the inbound mapping: the merge base of its next change. */
+    /**
+     * What the system holds now of what was written, read back through the inbound mapping: the
+     * merge base of its next change. An update of some fields leaves the base of the others as it
+     * was: a value a person changed there meanwhile must still read as their change. The hash is of
+     * every mapped field, as the next claim compares it.
+     */
     private Links.Write written(Delivery delivery) {
         Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
         var record = mapping.toCanonical(delivery.getReply() != null && delivery.getReply().size() > 0
                 ? delivery.getReply() : delivery.getPayload());
+        Map<String, Object> synced = record.values();
+        if (delivery.getChangedFields() != null) {
+            synced = new LinkedHashMap<>(delivery.getBase());
+            for (String field : delivery.getChangedFields()) {
+                if (record.values().containsKey(field)) {
+                    synced.put(field, record.values().get(field));
+                }
+            }
+        }
         return new Links.Write(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(),
-                delivery.getContactId(), record.values(), links.hash(delivery.getPayload()), record.modifiedAt());
+                delivery.getContactId(), synced, links.hash(delivery.getFullPayload()), record.modifiedAt());
     }
 
     private void finish(List<Long> ids, String state, String note) {

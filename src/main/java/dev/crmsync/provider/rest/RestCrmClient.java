@@ -63,8 +63,10 @@ public class RestCrmClient implements CrmClient {
     public void update(Delivery delivery) {
         JsonNode reply;
         try {
+            // a PUT replaces the whole record: it gets every field, a PATCH only the changed ones
             reply = send(properties.updateMethod(), expand(properties.paths().update(), Map.of("id", delivery.getExternalId())),
-                    delivery.getPayload(), "update");
+                    properties.updateMethod().equalsIgnoreCase("PUT") ? delivery.getFullPayload() : delivery.getPayload(),
+                    "update");
         } catch (RemoteCallException e) {
             if (e.status() == 404 || e.status() == 410) {
                 delivery.gone();
