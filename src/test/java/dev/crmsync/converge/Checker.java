@@ -153,25 +153,44 @@ final class Checker {
     /**
      * The values a field may end with: that of each write not superseded for sure (no other write was
      * issued more than {@link #TIE_MS} after it was acknowledged), or none when nothing was written.
-     * A field empty that way may instead hold a value of a person merged into this one (a merge fills
-     * the survivor's empty fields).
+     * A merge into this person may have filled the field (the survivor's empty fields take the merged
+     * person's values, in the CRM that merged and in the hub) with any value the merged person had
+     * there, which lagged behind: each value ever written to the merged person counts as a write at
+     * the merge, one that may not have happened, so it supersedes nothing.
      */
     static Set<String> acceptable(Model model, int slot, String field, int depth) {
         List<Write> writes = model.writes(slot, field);
         Set<String> values = new HashSet<>();
         for (Write write : writes) {
-            boolean superseded = writes.stream().anyMatch(other -> other != write && other.issued() > write.acked() + TIE_MS);
-            if (!superseded) {
+            if (!supersededAfter(writes, write, write.acked())) {
                 values.add(text(write.value()));
             }
         }
         if (writes.isEmpty()) {
             values.add("");
         }
-        if (values.contains("") && depth < 10) {
+        if (!field.equals("email") && depth < 10) {
+            for (Model.Merge merge : model.merges()) {
+                if (merge.survivor() == slot && !supersededAfter(writes, null, merge.acked())) {
+                    values.addAll(everWritten(model, merge.merged(), field, depth + 1));
+                }
+            }
+        }
+        return values;
+    }
+
+    private static boolean supersededAfter(List<Write> writes, Write self, long acked) {
+        return writes.stream().anyMatch(other -> other != self && other.issued() > acked + TIE_MS);
+    }
+
+    /** Every value a person's field ever had in the run, merges into it included. */
+    private static Set<String> everWritten(Model model, int slot, String field, int depth) {
+        Set<String> values = new HashSet<>();
+        model.writes(slot, field).forEach(write -> values.add(text(write.value())));
+        if (depth < 10) {
             for (Model.Merge merge : model.merges()) {
                 if (merge.survivor() == slot) {
-                    values.addAll(acceptable(model, merge.merged(), field, depth + 1));
+                    values.addAll(everWritten(model, merge.merged(), field, depth + 1));
                 }
             }
         }

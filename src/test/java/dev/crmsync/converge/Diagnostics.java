@@ -34,10 +34,21 @@ final class Diagnostics {
                           Set<String> suspects) {
         StringBuilder text = new StringBuilder();
         Set<Integer> explained = new LinkedHashSet<>();
-        for (String email : suspects) {
+        // the people merged with a suspect are part of its story
+        List<String> queue = new ArrayList<>(suspects);
+        for (int q = 0; q < queue.size(); q++) {
+            String email = queue.get(q);
             Person person = model.people().stream().filter(p -> p.emails.contains(email)).findFirst().orElse(null);
             if (person != null && !explained.add(person.slot)) {
                 continue;
+            }
+            if (person != null) {
+                for (Model.Merge merge : model.merges()) {
+                    int other = merge.survivor() == person.slot ? merge.merged() : merge.merged() == person.slot ? merge.survivor() : -1;
+                    if (other >= 0 && !model.person(other).emails.isEmpty()) {
+                        queue.add(model.person(other).emails.iterator().next());
+                    }
+                }
             }
             if (explained.size() > PEOPLE) {
                 break;
@@ -60,6 +71,18 @@ final class Diagnostics {
                     Map.of("emails", lowered), String.class);
             for (String contact : contacts) {
                 contact(jdbc, contact, lowered, text);
+            }
+            MapSqlParameterSource byEmail = new MapSqlParameterSource();
+            StringBuilder anyEmail = new StringBuilder("1 = 0");
+            for (int i = 0; i < lowered.size(); i++) {
+                anyEmail.append(" OR LOWER(payload) LIKE :m").append(i);
+                byEmail.addValue("m" + i, "%" + lowered.get(i) + "%");
+            }
+            for (Map<String, Object> merge : jdbc.queryForList("SELECT * FROM inbox WHERE operation = 'merge' AND external_id IN "
+                    + "(SELECT external_id FROM inbox WHERE " + anyEmail + ") ORDER BY id", byEmail)) {
+                text.append("  merge change ").append(merge.get("id")).append(' ').append(merge.get("source_system")).append(' ')
+                        .append(merge.get("payload")).append(' ').append(merge.get("state")).append(' ').append(merge.get("outcome"))
+                        .append(" received ").append(ms(merge.get("received_at"))).append('\n');
             }
         }
         return text.toString();
