@@ -76,9 +76,13 @@ public class OutboxDelivery implements DisposableBean {
             return List.of();
         }
         Instant now = clock.instant();
-        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts FROM outbox "
+        // a contact whose earlier delivery is still on its way (waiting out retries) waits for it: sent
+        // alongside, the older one could land last and leave the system with stale values
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts FROM outbox o "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
-                        + "OR (state = 'claimed' AND claimed_at < :expired)) ORDER BY id LIMIT :limit FOR UPDATE",
+                        + "OR (state = 'claimed' AND claimed_at < :expired)) AND NOT EXISTS (SELECT 1 FROM outbox f "
+                        + "WHERE f.contact_id = o.contact_id AND f.target_system = :system AND f.state = 'claimed' "
+                        + "AND f.claimed_at >= :expired AND f.id <> o.id) ORDER BY id LIMIT :limit FOR UPDATE",
                 new MapSqlParameterSource("system", system).addValue("now", Links.at(now))
                         .addValue("expired", Links.at(now.minus(LEASE))).addValue("limit", limit));
         Map<String, Map<String, Object>> latest = new LinkedHashMap<>();

@@ -417,6 +417,23 @@ abstract class SyncFlowTests {
     }
 
     @Test
+    void aNewerChangeWaitsForAnOlderDeliveryStillRetryingSoTheCrmEndsWithTheNewest() {
+        String email = email("order");
+        String id = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Order\",\"title\":\"First\"}")
+                .json().get("id").asText();
+        String inCrm2 = (String) liveIn(crm2, email).get("Id");
+        // the second title's delivery is waiting out its retries when the third title comes
+        crm2.faults().failNext(3, 503, "PATCH", "/api/contacts/");
+        api.patch("/api/contacts/" + id, "{\"title\":\"Second\"}");
+        await().atMost(PATIENCE).until(() -> crm2.requests().stream().anyMatch(r -> r.status() == 503));
+        api.patch("/api/contacts/" + id, "{\"title\":\"Third\"}");
+
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() ->
+                assertThat(crm2.find(inCrm2).orElseThrow()).containsEntry("Title", "Third"));
+        assertThat(hub(email).get("title").asText()).isEqualTo("Third");
+    }
+
+    @Test
     void aCrmAnswering429WithRetryAfterIsWaitedForNotHammered() {
         crm2.faults().rateLimitNext(1, 2, "POST", "/api/contacts");
         String email = email("limited");
