@@ -246,7 +246,13 @@ public class SyncEngine {
         Contact second = lock(survivorId.compareTo(loserId) < 0 ? loserId : survivorId);
         Contact survivor = first.id().equals(survivorId) ? first : second;
         Contact loser = first.id().equals(survivorId) ? second : first;
-        if (loser.isDeleted() || survivor.isDeleted()) {
+        if (loser.isDeleted()) {
+            return;
+        }
+        if (survivor.isDeleted()) {
+            // merged into a person deleted meanwhile: the merged record is gone from the system, so the
+            // person ends here too (and in the other systems) rather than coming back as someone else
+            service.tombstone(loser, source, survivor.id());
             return;
         }
         Map<String, Object> fill = new HashMap<>();

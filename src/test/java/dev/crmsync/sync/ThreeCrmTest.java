@@ -218,6 +218,34 @@ class ThreeCrmTest {
         assertThat(liveHubSpot(merged)).isEmpty();
     }
 
+    @Test
+    void aPipedriveMergeIntoAPersonDeletedMeanwhileEndsTheMergedPersonEverywhere() {
+        String kept = email("kept");
+        String merged = email("merged");
+        String keptHub = api.post("/api/contacts", "{\"email\":\"" + kept + "\",\"lastName\":\"Kept\"}").json().get("id").asText();
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(keptHub).size() == 3 && links(mergedHub).size() == 3);
+
+        // merged in Pipedrive while its webhooks are late; the survivor is deleted through the API before they come
+        PD.webhooks().pause();
+        PD.merge(Long.parseLong(externalId(mergedHub, "pipedrive")), Long.parseLong(externalId(keptHub, "pipedrive")));
+        assertThat(api.delete("/api/contacts/" + keptHub).status()).isEqualTo(204);
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(liveHubSpot(kept)).isEmpty();
+            assertThat(liveSalesforce(kept)).isEmpty();
+        });
+        PD.webhooks().resume();
+
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + mergedHub).status()).isEqualTo(301);
+            assertThat(liveHubSpot(merged)).isEmpty();
+            assertThat(liveSalesforce(merged)).isEmpty();
+            assertThat(PD.findByEmail(merged)).isEmpty();
+            assertThat(PD.findByEmail(kept)).isEmpty();
+        });
+    }
+
     // helpers
 
     static String id(Map<String, Object> record) {
