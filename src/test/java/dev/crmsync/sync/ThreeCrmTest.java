@@ -163,6 +163,31 @@ class ThreeCrmTest {
     }
 
     @Test
+    void aFirstNameSentToPipedriveKeepsTheLastNameChangedThereMeanwhile() {
+        String email = email("names");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"firstName\":\"Ada\",\"lastName\":\"Byron\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        long pdId = Long.parseLong(externalId(hubId, "pipedrive"));
+
+        // Pipedrive keeps both names in one name: the hub's first name must not carry its old last name back
+        PD.webhooks().pause();
+        PD.update(pdId, Map.of("last_name", "Lovelace"));
+        api.patch("/api/contacts/" + hubId, "{\"firstName\":\"Augusta\"}");
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(PD.find(pdId).orElseThrow())
+                .containsEntry("first_name", "Augusta").containsEntry("last_name", "Lovelace"));
+
+        PD.webhooks().resume();
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            JsonNode hub = api.get("/api/contacts/" + hubId).json();
+            assertThat(hub.get("firstName").asText()).isEqualTo("Augusta");
+            assertThat(hub.get("lastName").asText()).isEqualTo("Lovelace");
+            assertThat(property(HS.find(externalId(hubId, "hubspot")).orElseThrow(), "lastname")).isEqualTo("Lovelace");
+            assertThat(PD.find(pdId).orElseThrow()).containsEntry("name", "Augusta Lovelace");
+        });
+    }
+
+    @Test
     void aDeleteInTheApiWinsOverAnOlderUpdateStillOnItsWayFromACrm() throws Exception {
         String email = email("gone");
         String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Gone\"}").json().get("id").asText();

@@ -126,6 +126,7 @@ public class PipedriveClient implements CrmClient {
                     body.set(list, keepOthers(current.get(list), body.get(list)));
                 }
             }
+            keepOtherName(body, current, delivery.getChangedFields());
             JsonNode person = call("PATCH", path, Map.of(), body, "update").path("data");
             delivery.sent(delivery.getExternalId(), person, false);
         } catch (RemoteCallException e) {
@@ -148,6 +149,27 @@ public class PipedriveClient implements CrmClient {
             }
         }
         delivery.sent(delivery.getExternalId(), null, false);
+    }
+
+    /**
+     * Pipedrive's name holds both names (mappings/pipedrive-person.json joins firstName and lastName
+     * into it): when the hub changed only one, the other is written as Pipedrive has it now, which may
+     * be a change made there that the hub has not read yet. Pipedrive splits a name at its last space.
+     */
+    static void keepOtherName(ObjectNode body, JsonNode current, java.util.Set<String> changed) {
+        if (changed == null || blank(body.get("name")) || changed.contains("firstName") == changed.contains("lastName")) {
+            return;
+        }
+        String name = body.get("name").asText().strip();
+        int space = name.lastIndexOf(' ');
+        String first = changed.contains("firstName") ? (space < 0 ? name : name.substring(0, space).strip())
+                : current.path("first_name").asText("");
+        String last = changed.contains("lastName") ? (space < 0 ? "" : name.substring(space + 1))
+                : current.path("last_name").asText("");
+        String kept = (first + " " + last).strip();
+        if (!kept.isEmpty()) {
+            body.put("name", kept);
+        }
     }
 
     /**
