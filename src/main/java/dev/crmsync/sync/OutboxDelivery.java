@@ -197,6 +197,8 @@ public class OutboxDelivery implements DisposableBean {
         Instant now = clock.instant();
         List<Links.Write> written = new ArrayList<>();
         List<Long> done = new ArrayList<>();
+        Map<String, List<Link>> current = batch.isEmpty() ? Map.of() : links.inSystem(batch.get(0).getSystem(),
+                batch.stream().filter(d -> d.getChangedFields() != null).map(Delivery::getContactId).toList());
         for (Delivery delivery : batch) {
             if (delivery.isPending()) {
                 continue;
@@ -206,7 +208,8 @@ public class OutboxDelivery implements DisposableBean {
                 delivered(delivery);
                 continue;
             }
-            written.add(written(delivery));
+            written.add(written(delivery, current.getOrDefault(delivery.getContactId(), List.of()).stream()
+                    .filter(link -> link.externalId().equals(delivery.getExternalId())).findFirst()));
             done.add(delivery.getOutboxId());
             meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
                     .increment();
@@ -251,7 +254,8 @@ public class OutboxDelivery implements DisposableBean {
             finish(List.of(delivery.getOutboxId()), "delivered", FOUND_IN + delivery.getSystem() + " and linked");
             return;
         }
-        links.saveAll(List.of(written(delivery)), now);
+        links.saveAll(List.of(written(delivery, delivery.getChangedFields() == null ? Optional.empty()
+                : links.find(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId()))), now);
         finish(List.of(delivery.getOutboxId()), "delivered", null);
         meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
                 .increment();
@@ -259,17 +263,19 @@ public class OutboxDelivery implements DisposableBean {
 
     /**
      * What the system holds now of what was written, read back through the inbound mapping: the
-     * merge base of its next change. An update of some fields leaves the base of the others as it
-     * was: a value a person changed there meanwhile must still read as their change. The hash is of
-     * every mapped field, as the next claim compares it.
+     * merge base of its next change. An update of some fields leaves the base of the others as the
+     * link has it now (the engine may have moved it while the call was on its way): a value a person
+     * changed there meanwhile must still read as their change. The hash is of every mapped field, as
+     * the next claim compares it.
      */
-    private Links.Write written(Delivery delivery) {
+    private Links.Write written(Delivery delivery, Optional<Link> link) {
         Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
         var record = mapping.toCanonical(delivery.getReply() != null && delivery.getReply().size() > 0
                 ? delivery.getReply() : delivery.getPayload());
         Map<String, Object> synced = record.values();
         if (delivery.getChangedFields() != null) {
-            synced = new LinkedHashMap<>(delivery.getBase());
+            synced = new LinkedHashMap<>(link.map(Link::syncedValues).filter(java.util.Objects::nonNull)
+                    .orElse(delivery.getBase()));
             for (String field : delivery.getChangedFields()) {
                 if (record.values().containsKey(field)) {
                     synced.put(field, record.values().get(field));
