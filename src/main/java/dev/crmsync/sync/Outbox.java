@@ -54,6 +54,13 @@ public class Outbox {
         return mapping == null || !mapping.outboundFields().isEmpty();
     }
 
+    /** Whether a delivery of the contact to the system is being sent now (claimed, not settled). */
+    public boolean onItsWay(String contactId, String system) {
+        return Boolean.TRUE.equals(jdbc.queryForObject("SELECT COUNT(*) > 0 FROM outbox WHERE contact_id = :contact "
+                + "AND target_system = :system AND state = 'claimed'", Map.of("contact", contactId, "system", system),
+                Boolean.class));
+    }
+
     @Transactional(propagation = Propagation.MANDATORY)
     public void enqueue(Contact contact, String sourceSystem, Set<String> alsoNotify, Instant at) {
         Set<String> targets = new TreeSet<>(targets(sourceSystem));

@@ -266,7 +266,10 @@ public class SyncEngine {
         // the loser's email must be free before the survivor may take it
         Contact tombstone = service.tombstone(loser, source, survivor.id());
         for (Link link : links.ofContact(loser.id())) {
-            if (links.forContact(survivor.id(), link.system(), link.objectType()).isEmpty()) {
+            // a record of the survivor on its way there (a create waiting for its answer) would be a second one;
+            // then the merged person's record stays with it and is deleted like the rest of it
+            if (links.forContact(survivor.id(), link.system(), link.objectType()).isEmpty()
+                    && !outbox.onItsWay(survivor.id(), link.system())) {
                 links.save(link.system(), link.objectType(), link.externalId(), survivor.id(), link.syncedValues(),
                         link.syncedHash(), link.remoteModifiedAt(), now());
             }

@@ -271,6 +271,33 @@ class ThreeCrmTest {
         });
     }
 
+    @Test
+    void aHubSpotMergeWhileTheSurvivorsCreateIsOnItsWayToSalesforceLeavesOneRecordThere() {
+        String kept = email("kept");
+        String merged = email("merged");
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(mergedHub).size() == 3);
+
+        // the survivor is new in HubSpot; its create in Salesforce is slow to answer when the merge comes
+        SF.faults().latency(Duration.ofSeconds(4));
+        String keptHs = String.valueOf(HS.create(Map.of("email", kept, "lastname", "Kept")).get("id"));
+        String keptHub = await().atMost(PATIENCE).until(() -> api.get("/api/contacts?email=" + kept).json().get("items"),
+                items -> items.size() == 1).get(0).get("id").asText();
+        await().atMost(PATIENCE).until(() -> jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ? "
+                + "AND target_system = 'salesforce' AND state = 'claimed'", Integer.class, keptHub) == 1);
+        HS.merge(keptHs, externalId(mergedHub, "hubspot"));
+        await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + mergedHub).status() == 301);
+        SF.faults().latency(Duration.ZERO);
+
+        await().during(Duration.ofSeconds(3)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(liveSalesforce(kept)).hasSize(1);
+            assertThat(liveSalesforce(merged)).isEmpty();
+            assertThat(PD.findByEmail(kept)).hasSize(1);
+            assertThat(PD.findByEmail(merged)).isEmpty();
+        });
+    }
+
     // helpers
 
     static String id(Map<String, Object> record) {
