@@ -18,13 +18,17 @@ import org.springframework.transaction.annotation.Transactional;
 @Component
 public class Inbox {
 
-    /** A change waiting to be applied: the remote record as it came, where from, and the sync run that read it, if any. */
+    /**
+     * A change waiting to be applied: the remote record as it came, where from, and the sync run that
+     * read it, if any. {@code readAt} is when the service received the record (null: read just now).
+     */
     public record Change(long id, String sourceSystem, String objectType, String externalId, String operation,
-                         String payload, Instant remoteModifiedAt, int attempts, String runId) {
+                         String payload, Instant remoteModifiedAt, int attempts, String runId, Instant readAt) {
 
-        /** The same change now holding the record it named (a webhook's id-only change, read). */
+        /** The same change now holding the record it named (a webhook's id-only change, read just now). */
         public Change resolved(String resolvedPayload, Instant modifiedAt) {
-            return new Change(id, sourceSystem, objectType, externalId, "update", resolvedPayload, modifiedAt, attempts, runId);
+            return new Change(id, sourceSystem, objectType, externalId, "update", resolvedPayload, modifiedAt, attempts, runId,
+                    null);
         }
 
         /** Changes of one remote record are applied in order; different records are independent. */
@@ -84,7 +88,8 @@ public class Inbox {
         return jdbc.query("SELECT * FROM inbox WHERE id IN (:ids) ORDER BY id", Map.of("ids", ids),
                 (rs, n) -> new Change(rs.getLong("id"), rs.getString("source_system"), rs.getString("object_type"),
                         rs.getString("external_id"), rs.getString("operation"), rs.getString("payload"),
-                        Links.instant(rs, "remote_modified_at"), rs.getInt("attempts"), rs.getString("run_id")));
+                        Links.instant(rs, "remote_modified_at"), rs.getInt("attempts"), rs.getString("run_id"),
+                        Links.instant(rs, "received_at")));
     }
 
     /** Locks a change for applying it; false when it is already done. */

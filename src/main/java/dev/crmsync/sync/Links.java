@@ -30,7 +30,8 @@ public class Links {
      * canonical name; null while the hub has not merged the record yet (a link found, not synced).
      */
     public record Link(String system, String objectType, String externalId, String contactId,
-                       Map<String, Object> syncedValues, String syncedHash, Instant remoteModifiedAt, Instant lastSyncedAt) {
+                       Map<String, Object> syncedValues, String syncedHash, Instant remoteModifiedAt, Instant lastSyncedAt,
+                       Instant writtenAt) {
     }
 
     private final NamedParameterJdbcTemplate jdbc;
@@ -110,6 +111,17 @@ public class Links {
         }
     }
 
+    /** Notes that deliveries wrote these records, as their answers came ({@link Link#writtenAt()}). */
+    public void markWritten(List<Write> writes, Instant now) {
+        if (writes.isEmpty()) {
+            return;
+        }
+        jdbc.batchUpdate("UPDATE contact_link SET written_at = :now WHERE system = :system AND object_type = :object "
+                + "AND external_id = :id", writes.stream().map(w -> new MapSqlParameterSource("now", at(now))
+                .addValue("system", w.system()).addValue("object", w.objectType()).addValue("id", w.externalId()))
+                .toArray(MapSqlParameterSource[]::new));
+    }
+
     public void delete(String system, String objectType, String externalId) {
         jdbc.update("DELETE FROM contact_link WHERE system = :system AND object_type = :object AND external_id = :id",
                 Map.of("system", system, "object", objectType, "id", externalId));
@@ -130,7 +142,7 @@ public class Links {
         String values = rs.getString("synced_values");
         return new Link(rs.getString("system"), rs.getString("object_type"), rs.getString("external_id"),
                 rs.getString("contact_id"), values == null ? null : read(values), rs.getString("synced_hash"),
-                instant(rs, "remote_modified_at"), instant(rs, "last_synced_at"));
+                instant(rs, "remote_modified_at"), instant(rs, "last_synced_at"), instant(rs, "written_at"));
     }
 
     private Map<String, Object> read(String text) {

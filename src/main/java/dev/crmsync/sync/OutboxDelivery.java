@@ -215,6 +215,7 @@ public class OutboxDelivery implements DisposableBean {
                     .increment();
         }
         links.saveAll(written, now);
+        links.markWritten(written, now);
         finish(done, "delivered", null);
     }
 
@@ -254,8 +255,10 @@ public class OutboxDelivery implements DisposableBean {
             finish(List.of(delivery.getOutboxId()), "delivered", FOUND_IN + delivery.getSystem() + " and linked");
             return;
         }
-        links.saveAll(List.of(written(delivery, delivery.getChangedFields() == null ? Optional.empty()
-                : links.find(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId()))), now);
+        List<Links.Write> written = List.of(written(delivery, delivery.getChangedFields() == null ? Optional.empty()
+                : links.find(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId())));
+        links.saveAll(written, now);
+        links.markWritten(written, now);
         finish(List.of(delivery.getOutboxId()), "delivered", null);
         meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
                 .increment();

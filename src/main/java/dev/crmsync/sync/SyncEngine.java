@@ -99,6 +99,14 @@ public class SyncEngine {
             // write, a webhook retried out of order): applying it would undo newer changes
             return Outcome.STALE_IGNORED;
         }
+        if (!record.deleted() && change.readAt() != null && link.map(Link::writtenAt)
+                .filter(written -> change.readAt().isBefore(written)).isPresent()) {
+            // read before our last write to the record was answered (a poll page waiting in the inbox while a
+            // delivery went out; Salesforce's write answers carry no modification time to compare): it cannot
+            // show that write, and against the base the write left it would read as the system undoing it.
+            // The write changed the record, so the system's next read brings it, and what else it holds, back.
+            return Outcome.STALE_IGNORED;
+        }
 
         if (record.deleted()) {
             if (contact == null) {

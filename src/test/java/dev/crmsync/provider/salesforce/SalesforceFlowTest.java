@@ -102,7 +102,7 @@ class SalesforceFlowTest {
         SF.useSystemClock();
         SF.dailyLimit(SalesforceSimulator.DEFAULT_DAILY_LIMIT).resetDailyUsage();
         CRM1.faults().clear();
-        for (String route : List.of("salesforce-contact-poll", "salesforce-lead-poll", "salesforce-deliver")) {
+        for (String route : List.of("salesforce-contact-poll", "salesforce-lead-poll", "salesforce-deliver", "inbox-process")) {
             camel.getRouteController().startRoute(route);
         }
     }
@@ -321,6 +321,31 @@ class SalesforceFlowTest {
         assertThat(liveRecord(SF, CONTACT, email)).containsEntry("LastName", "Soon");
         assertThat(SF.requests("POST /composite/sobjects")).filteredOn(r -> r.status() == 429).hasSize(2);
         assertThat(pauses.paused("salesforce")).isEmpty();
+    }
+
+    @Test
+    void aPolledRecordReadBeforeOurWriteToItDoesNotUndoTheWrite() throws Exception {
+        String email = email("stale");
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Stale", "Email", email, "Title", "Clerk")));
+        assertThat(liveIn(CRM1, email)).containsEntry("Title", "Clerk");
+        String hubId = hub(email).get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
+
+        // a page read from Salesforce waits in the inbox while the hub writes a later title there
+        camel.getRouteController().stopRoute("inbox-process");
+        SF.update(CONTACT, sfId, Map.of("Title", "Analyst"));
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        poller.poll("salesforce", "contact");
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Director\"}");
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(SF.find(CONTACT, sfId).orElseThrow())
+                .containsEntry("Title", "Director"));
+        camel.getRouteController().startRoute("inbox-process");
+
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(hub(email).get("title").asText()).isEqualTo("Director");
+            assertThat(CRM1.find(id(byEmail(CRM1, email).orElseThrow())).orElseThrow()).containsEntry("Title", "Director");
+            assertThat(SF.find(CONTACT, sfId).orElseThrow()).containsEntry("Title", "Director");
+        });
     }
 
     @Test
