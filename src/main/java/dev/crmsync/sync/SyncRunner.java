@@ -236,7 +236,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     }
 
     private void checkActive(Run run) {
-        if (stopping || !runs.find(run.id()).map(Run::active).orElse(false)) {
+        if (stopping || !runs.isActive(run.id())) {
             throw new Stopped();
         }
     }

@@ -132,6 +132,12 @@ public class SyncRuns {
         return jdbc.query("SELECT * FROM sync_run WHERE active_key IS NOT NULL ORDER BY created_at", Map.of(), this::run);
     }
 
+    /** Whether the run is still active (not ended, not cancelled): read before each page, so cheap. */
+    public boolean isActive(String id) {
+        return !jdbc.queryForList("SELECT id FROM sync_run WHERE id = :id AND active_key IS NOT NULL", Map.of("id", id),
+                String.class).isEmpty();
+    }
+
     /** Cancels an active run; false when it had already ended. */
     public boolean cancel(String id) {
         return end(id, "cancelled", null) == 1;
