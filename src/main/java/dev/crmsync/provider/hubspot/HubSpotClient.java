@@ -64,6 +64,12 @@ public class HubSpotClient implements CrmClient {
         this.searchLimit = new RollingRateLimiter(properties.searchPerSecond(), Duration.ofSeconds(1));
     }
 
+    /** The account's budget as this service spends it: every call of this provider goes through the limiter. */
+    @Override
+    public java.util.Optional<ApiUsage> apiUsage() {
+        return java.util.Optional.of(new ApiUsage(limit.used(), limit.max(), limit.interval()));
+    }
+
     /** HubSpot's 429 may carry no Retry-After: then the rate-limit interval it names is waited out. */
     static Duration retryAfter(HttpResponse<String> response) {
         Duration header = JsonHttp.retryAfterHeader(response);
