@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.sync.Delivery;
@@ -60,12 +61,12 @@ public interface CrmClient {
     }
 
     /** How much of the system's API budget is spent, where the client knows it; empty otherwise. */
-    default java.util.Optional<ApiUsage> apiUsage() {
-        return java.util.Optional.empty();
+    default Optional<ApiUsage> apiUsage() {
+        return Optional.empty();
     }
 
     /** Calls made within the system's rate-limit window, against the calls it allows in that window. */
-    record ApiUsage(long used, long limit, java.time.Duration window) {
+    record ApiUsage(long used, long limit, Duration window) {
         public double ratio() {
             return limit <= 0 ? 0 : (double) used / limit;
         }

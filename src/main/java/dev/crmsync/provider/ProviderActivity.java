@@ -3,6 +3,7 @@ package dev.crmsync.provider;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -141,7 +142,7 @@ public class ProviderActivity {
         private Instant lastFailureAt;
 
         Calls() {
-            java.util.Arrays.fill(slotOf, -1);
+            Arrays.fill(slotOf, -1);
         }
 
         synchronized void add(long slot, long millis, Throwable error, Instant now) {
@@ -151,7 +152,7 @@ public class ProviderActivity {
                 total[i] = 0;
                 failed[i] = 0;
                 slowest[i] = 0;
-                java.util.Arrays.fill(latency[i], 0);
+                Arrays.fill(latency[i], 0);
             }
             total[i]++;
             latency[i][bucket(millis)]++;
@@ -212,5 +213,4 @@ public class ProviderActivity {
             return message.length() > 300 ? message.substring(0, 300) + "..." : message;
         }
     }
-
 }

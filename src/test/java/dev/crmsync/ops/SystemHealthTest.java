@@ -11,6 +11,7 @@ import static org.awaitility.Awaitility.await;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -22,6 +23,7 @@ import javax.management.ObjectName;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.provider.ProviderPauses;
 import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.Http.Reply;
 import dev.crmsync.support.ServiceTest;
@@ -56,11 +58,15 @@ class SystemHealthTest {
 
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
     static final GenericCrmSimulator CRM2 = GenericCrmSimulator.builder().token("token-crm2").build().start();
+    static final String HS_SECRET = "health-hubspot-secret";
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(HS_SECRET)
+            .webhookFlushInterval(Duration.ofMillis(50)).build().start();
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         Simulated.rest(registry, "crm1", CRM1);
         Simulated.rest(registry, "crm2", CRM2);
+        Simulated.hubspot(registry, HS, HS_SECRET);
         Simulated.fastSync(registry);
         registry.add("crmsync.health.window", () -> "PT6S");
         registry.add("crmsync.health.refresh-period", () -> "250");
@@ -72,6 +78,7 @@ class SystemHealthTest {
     static void stop() {
         CRM1.stop();
         CRM2.stop();
+        HS.stop();
     }
 
     @LocalServerPort
@@ -96,6 +103,7 @@ class SystemHealthTest {
         admin = new Http(port).withHeader("Authorization", "Basic " + Base64.getEncoder()
                 .encodeToString(("admin:" + ServiceTest.ADMIN_PASSWORD).getBytes(StandardCharsets.UTF_8)));
         anyone = new Http(port);
+        HS.webhooks().target("http://127.0.0.1:" + port + "/webhooks/hubspot").resume();
     }
 
     @AfterEach
@@ -196,6 +204,31 @@ class SystemHealthTest {
     }
 
     @Test
+    void aWebhookCountsAsHeardFromAndHubSpotsRateLimitUsageIsShown() {
+        // its poll is years away: only its webhooks are heard
+        assertThat(details("hubspot").get("lastSuccessfulPoll").isNull()).isTrue();
+        String email = email("hooked");
+        Instant created = Instant.now();
+
+        HS.create(Map.of("email", email, "lastname", "Hooked"));
+
+        // the webhook was stored, the contact read (a call in the account's budget) and delivered on
+        assertThat(liveIn(CRM1, email)).containsEntry("LastName", "Hooked");
+        JsonNode hubspot = details("hubspot");
+        assertThat(Instant.parse(hubspot.get("lastHeardFrom").asText())).isAfter(created);
+        assertThat(hubspot.get("lastSuccessfulPoll").isNull()).isTrue();
+        assertThat(hubspot.at("/apiUsage/limit").asLong()).isEqualTo(190);
+        assertThat(hubspot.at("/apiUsage/used").asLong()).isPositive();
+        assertThat(hubspot.at("/apiUsage/window").asText()).isEqualTo("PT10S");
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            String metrics = admin.get("/actuator/prometheus").body();
+            assertThat(gauge(metrics, "crmsync_system_api_usage_ratio", "system=\"hubspot\"")).isBetween(0.0, 1.0);
+            // the generic REST client knows no budget: no figure is made up for it
+            assertThat(metrics).doesNotContain("crmsync_system_api_usage_ratio{system=\"crm1\"}");
+        });
+    }
+
+    @Test
     void aProviderPausedOverJmxHoldsItsDeliveriesAndResumingSendsThem() throws Exception {
         String until = (String) invoke("pauseProvider", new Object[]{"crm2", 10}, String.class, int.class);
         assertThat(until).startsWith("crm2 is paused until ");
@@ -207,7 +240,14 @@ class SystemHealthTest {
         await().during(Duration.ofSeconds(1)).atMost(PATIENCE).until(() -> byEmail(CRM2, email).isEmpty());
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ? AND target_system = 'crm2' "
                 + "AND state = 'pending'", Long.class, id)).isEqualTo(1);
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            String metrics = admin.get("/actuator/prometheus").body();
+            assertThat(gauge(metrics, "crmsync_system_backlog", "queue=\"outbox\",system=\"crm2\"")).isEqualTo(1);
+            assertThat(gauge(metrics, "crmsync_system_backlog_oldest_age_seconds", "queue=\"outbox\",system=\"crm2\""))
+                    .isPositive();
+        });
         JsonNode crm2 = details("crm2");
+        assertThat(crm2.at("/outbox/pending").asLong()).isEqualTo(1);
         assertThat(crm2.get("state").asText()).isEqualTo("paused");
         assertThat(crm2.get("status").asText()).isEqualTo("DEGRADED");
         assertThat(crm2.get("reason").asText()).contains("paused by an operator through JMX");
@@ -238,7 +278,7 @@ class SystemHealthTest {
     @Test
     void jmxRefusesAnUnknownSystemOrPauseLengthAndChangesNothing() {
         assertThatThrownBy(() -> invoke("pauseProvider", new Object[]{"nope", 5}, String.class, int.class))
-                .rootCause().hasMessage("'nope' is not an enabled provider; enabled: crm1, crm2");
+                .rootCause().hasMessage("'nope' is not an enabled provider; enabled: crm1, crm2, hubspot");
         assertThatThrownBy(() -> invoke("pauseProvider", new Object[]{"crm2", 0}, String.class, int.class))
                 .rootCause().hasMessage("minutes must be 1 to 10080, not 0");
         assertThatThrownBy(() -> invoke("replayDeadLetters", new Object[]{""}, String.class))
@@ -258,7 +298,7 @@ class SystemHealthTest {
         @SuppressWarnings("unchecked")
         Map<String, Map<String, Object>> systems = (Map<String, Map<String, Object>>) server.getAttribute(name, "Systems");
 
-        assertThat(scores).containsOnlyKeys("crm1", "crm2");
+        assertThat(scores).containsOnlyKeys("crm1", "crm2", "hubspot");
         assertThat(systems.get("crm1")).containsKeys("status", "healthScore", "lastSuccessfulPoll", "inbox", "outbox",
                 "calls", "deadLetters");
         Reply jolokia = admin.get("/actuator/jolokia/read/" + name + "/HealthScores");

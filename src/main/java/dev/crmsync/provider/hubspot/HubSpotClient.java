@@ -9,6 +9,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,8 +67,8 @@ public class HubSpotClient implements CrmClient {
 
     /** The account's budget as this service spends it: every call of this provider goes through the limiter. */
     @Override
-    public java.util.Optional<ApiUsage> apiUsage() {
-        return java.util.Optional.of(new ApiUsage(limit.used(), limit.max(), limit.interval()));
+    public Optional<ApiUsage> apiUsage() {
+        return Optional.of(new ApiUsage(limit.used(), limit.max(), limit.interval()));
     }
 
     /** HubSpot's 429 may carry no Retry-After: then the rate-limit interval it names is waited out. */
