@@ -305,6 +305,12 @@ class SystemHealthTest {
         assertThat(jolokia.status()).isEqualTo(200);
         assertThat(jolokia.json().at("/value/crm1").isInt()).as(jolokia.body()).isTrue();
         assertThat(anyone.get("/actuator/jolokia/read/" + name + "/HealthScores").status()).isEqualTo(401);
+        long waiting = unreplayed("crm1");
+        Reply exec = admin.post("/actuator/jolokia", "{\"type\":\"exec\",\"mbean\":\"" + name
+                + "\",\"operation\":\"replayDeadLetters\",\"arguments\":[\"crm1\"]}");
+        assertThat(exec.json().get("status").asInt()).as(exec.body()).isEqualTo(200);
+        assertThat(exec.json().get("value").asLong()).isEqualTo(waiting);
+        assertThat(unreplayed("crm1")).isZero();
     }
 
     // helpers
