@@ -20,6 +20,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.sync.Inbox.Change;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +52,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private final Links links;
     private final ObjectMapper json;
     private final MeterRegistry meters;
+    private final ProviderActivity activity;
     private final int batchSize;
     private final int maxAttempts;
     private final Duration lease;
@@ -59,7 +61,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private volatile boolean stopping;
 
     public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, SyncRuns runs, BeanFactory beans, Mappings mappings,
-                          Links links, ObjectMapper json, MeterRegistry meters,
+                          Links links, ObjectMapper json, MeterRegistry meters, ProviderActivity activity,
                           @Value("${crmsync.sync.batch-size:500}") int batchSize,
                           @Value("${crmsync.sync.workers:4}") int workers,
                           @Value("${crmsync.sync.max-attempts:5}") int maxAttempts,
@@ -71,6 +73,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
         this.links = links;
         this.json = json;
         this.meters = meters;
+        this.activity = activity;
         this.deadLetters = deadLetters;
         this.runs = runs;
         this.batchSize = batchSize;
@@ -170,8 +173,8 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
                 return;
             }
             try {
-                Map<String, JsonNode> records = client.fetch(first.objectType(),
-                        changes.stream().map(Change::externalId).distinct().toList());
+                Map<String, JsonNode> records = activity.timed(first.sourceSystem(), () -> client.fetch(first.objectType(),
+                        changes.stream().map(Change::externalId).distinct().toList()));
                 Mapping mapping = mappings.get(mappingName);
                 for (Change change : changes) {
                     JsonNode record = records.get(change.externalId());

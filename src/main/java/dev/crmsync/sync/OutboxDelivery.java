@@ -183,7 +183,7 @@ public class OutboxDelivery {
             jdbc.update("UPDATE outbox SET state = 'pending', next_attempt_at = :until, attempts = attempts - 1, "
                             + "last_error = :why WHERE id = :id",
                     new MapSqlParameterSource("id", delivery.getOutboxId()).addValue("until", Links.at(delivery.getDeferredUntil()))
-                            .addValue("why", "waiting for " + delivery.getSystem() + " to resume"));
+                            .addValue("why", waiting(delivery.getSystem())));
             meters.counter("crmsync.delivery.deferred", "system", delivery.getSystem()).increment();
             return;
         }
@@ -232,6 +232,19 @@ public class OutboxDelivery {
         jdbc.update("UPDATE outbox SET state = :state, delivered_at = :now, last_error = :note WHERE id IN (:ids)",
                 new MapSqlParameterSource("state", state).addValue("now", Links.at(clock.instant()))
                         .addValue("note", note).addValue("ids", ids));
+    }
+
+    /** A provider's pause ended early: the rows it deferred to the pause's end are due now. */
+    @Transactional
+    public int resumed(String system) {
+        Instant now = clock.instant();
+        return jdbc.update("UPDATE outbox SET next_attempt_at = :now WHERE target_system = :system AND state = 'pending' "
+                        + "AND next_attempt_at > :now AND last_error = :why",
+                new MapSqlParameterSource("system", system).addValue("now", Links.at(now)).addValue("why", waiting(system)));
+    }
+
+    private static String waiting(String system) {
+        return "waiting for " + system + " to resume";
     }
 
     /** Rows not yet delivered, per system. */

@@ -25,6 +25,7 @@ import dev.crmsync.mapping.Mapping.RemoteRecord;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.provider.ProviderPausedException;
 import dev.crmsync.sync.SyncRuns.Run;
 import org.slf4j.Logger;
@@ -67,6 +68,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     private final TransactionTemplate transaction;
     private final ObjectMapper json;
     private final Clock clock;
+    private final ProviderActivity activity;
     private final int pageSize;
     private final double maxDeleteShare;
     private final Duration retryDelay;
@@ -76,10 +78,11 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
 
     public SyncRunner(SyncRuns runs, Poller poller, Inbox inbox, Mappings mappings, Outbox outbox,
                       CrmSyncProperties properties, BeanFactory beans, NamedParameterJdbcTemplate jdbc,
-                      TransactionTemplate transaction, ObjectMapper json, Clock clock,
+                      TransactionTemplate transaction, ObjectMapper json, Clock clock, ProviderActivity activity,
                       @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                       @Value("${crmsync.sync.reconcile-max-delete-share:0.25}") double maxDeleteShare,
                       @Value("${crmsync.sync.run-retry-delay:PT1S}") Duration retryDelay) {
+        this.activity = activity;
         this.runs = runs;
         this.poller = poller;
         this.inbox = inbox;
@@ -211,7 +214,10 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
             throws InterruptedException {
         for (int attempt = 1; ; attempt++) {
             try {
-                return client.changedSince(object, since, afterId, limit);
+                Page page = activity.timed(run.system(), () -> client.changedSince(object, since, afterId, limit));
+                // counts as the system's poll: while an initial run reads it, its scheduled polls stand aside
+                activity.polled(run.system());
+                return page;
             } catch (ProviderPausedException e) {
                 // a spent API limit: the run waits for it, as polls do
                 sleepUntil(e.resumeAt(), run);
