@@ -21,6 +21,7 @@ import org.springframework.security.core.authority.AuthorityUtils;
 import org.springframework.security.core.context.SecurityContextHolder;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.authentication.www.BasicAuthenticationFilter;
+import org.springframework.security.web.context.RequestAttributeSecurityContextRepository;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
@@ -108,6 +109,8 @@ public class SecurityConfig {
     /** Authenticates a request that presents the API key as X-Api-Key or as a bearer token. */
     static final class ApiKeyFilter extends OncePerRequestFilter {
 
+        private static final RequestAttributeSecurityContextRepository ON_REQUEST = new RequestAttributeSecurityContextRepository();
+
         private final Credentials credentials;
 
         ApiKeyFilter(Credentials credentials) {
@@ -125,6 +128,8 @@ public class SecurityConfig {
             if (credentials.isApiKey(key)) {
                 SecurityContextHolder.getContext().setAuthentication(UsernamePasswordAuthenticationToken.authenticated(
                         "api-key", null, AuthorityUtils.createAuthorityList("ROLE_API")));
+                // the route runs on a Camel thread: it reads who called from the request (api/Caller)
+                ON_REQUEST.saveContext(SecurityContextHolder.getContext(), request, response);
             }
             chain.doFilter(request, response);
         }
