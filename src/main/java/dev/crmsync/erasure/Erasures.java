@@ -227,6 +227,9 @@ public class Erasures {
         MapSqlParameterSource of = new MapSqlParameterSource("ids", ids);
         List<RemoteKey> records = jdbc.query("SELECT system, object_type, external_id FROM contact_link WHERE contact_id IN (:ids)",
                 of, (rs, n) -> new RemoteKey(rs.getString("system"), rs.getString("object_type"), rs.getString("external_id")));
+        if (person) {
+            records = withMergedAway(records);
+        }
         int guarded = guard ? erased.add(records, erasureId, now) : 0;
         if (person) {
             List<Long> inbox = new ArrayList<>();
@@ -255,6 +258,30 @@ public class Erasures {
         jdbc.update("UPDATE contact SET merged_into = NULL WHERE merged_into IN (:ids)", of);
         removed.merge("contact", (long) jdbc.update("DELETE FROM contact WHERE id IN (:ids)", of), Long::sum);
         return guarded;
+    }
+
+    /**
+     * The records plus those a system merged into them: the merge took their links away, but the inbox
+     * still holds their changes (the person's data), and a late one must be ignored too.
+     */
+    private List<RemoteKey> withMergedAway(List<RemoteKey> linked) {
+        List<RemoteKey> all = new ArrayList<>(linked);
+        for (int i = 0; i < all.size(); i++) {
+            RemoteKey record = all.get(i);
+            List<String> merges = jdbc.queryForList("SELECT payload FROM inbox WHERE source_system = :system "
+                            + "AND object_type = :object AND external_id = :id AND operation = 'merge'",
+                    new MapSqlParameterSource("system", record.system()).addValue("object", record.objectType())
+                            .addValue("id", record.externalId()), String.class);
+            for (String merge : merges) {
+                for (com.fasterxml.jackson.databind.JsonNode merged : tree(merge).path("merged")) {
+                    RemoteKey away = new RemoteKey(record.system(), record.objectType(), merged.asText());
+                    if (!all.contains(away)) {
+                        all.add(away);
+                    }
+                }
+            }
+        }
+        return all;
     }
 
     /** The contact and the tombstones of contacts merged into it, at any depth; the contact first. */
@@ -344,6 +371,14 @@ public class Erasures {
             return json.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write erasure counts", e);
+        }
+    }
+
+    private com.fasterxml.jackson.databind.JsonNode tree(String text) {
+        try {
+            return json.readTree(text == null ? "{}" : text);
+        } catch (JsonProcessingException e) {
+            return json.createObjectNode();
         }
     }
 

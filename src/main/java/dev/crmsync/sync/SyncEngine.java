@@ -135,8 +135,13 @@ public class SyncEngine {
             }
         }
         if (contact != null && contact.isDeleted()) {
+            if (erased.erasing(contact.id())) {
+                // the person is being erased and their deletes are already on the way: not revived, not
+                // linked again, and no second delete that would only archive what the first erases
+                return Outcome.STALE_IGNORED;
+            }
             boolean newerThanDelete = remoteTime != null && remoteTime.isAfter(contact.deletedAt());
-            if (authoritativeDeletes || !newerThanDelete || erased.erasing(contact.id())) {
+            if (authoritativeDeletes || !newerThanDelete) {
                 // a stale update or a re-import never brings a tombstone back; the system gets the delete again
                 links.save(system, change.objectType(), change.externalId(), contact.id(), record.values(), null,
                         remoteTime, now());
