@@ -41,6 +41,14 @@ public interface CrmClient {
     /** Deletes the record; one that is already gone counts as deleted. */
     void delete(Delivery delivery);
 
+    /**
+     * Removes the record of an erased person for good ({@link Delivery#isErasure()}). A system whose API
+     * has no permanent delete gets its ordinary delete: the record is then as deleted as the system allows.
+     */
+    default void erase(Delivery delivery) {
+        delete(delivery);
+    }
+
     /** Records of one object type changed at or after a position, deletions included, oldest first. */
     Page changedSince(String objectType, Instant since, String afterId, int limit);
 
@@ -117,7 +125,13 @@ public interface CrmClient {
 
     default void delete(Exchange exchange) {
         Delivery delivery = exchange.getMessage().getBody(Delivery.class);
-        send(exchange, delivery, () -> delete(delivery));
+        send(exchange, delivery, () -> {
+            if (delivery.isErasure()) {
+                erase(delivery);
+            } else {
+                delete(delivery);
+            }
+        });
     }
 
     private static void send(Exchange exchange, Delivery delivery, Runnable call) {

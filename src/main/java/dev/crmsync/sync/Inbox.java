@@ -112,6 +112,11 @@ public class Inbox {
                 new MapSqlParameterSource("id", id).addValue("now", Links.at(clock.instant())).addValue("outcome", outcome));
     }
 
+    /** Drops what a change carried of a remote record (its personal data), keeping that it came and was handled. */
+    public void forgetPayload(long id) {
+        jdbc.update("UPDATE inbox SET payload = NULL WHERE id = :id", Map.of("id", id));
+    }
+
     /** Gives a change back for another try, or ends it as failed (it then also goes to dead letters). */
     @Transactional
     public void failed(long id, String error, boolean retry) {

@@ -37,6 +37,9 @@ public class OutboxDelivery {
     static final String FOUND_IN = "found in ";
     static final String DELETED_IN = "the record was deleted in ";
 
+    /** The payload of an outbox delete that erases the person (see {@link Delivery#isErasure()}). */
+    public static final String ERASE = "{\"erase\":true}";
+
     private final NamedParameterJdbcTemplate jdbc;
     private final ContactStore contacts;
     private final Links links;
@@ -72,14 +75,19 @@ public class OutboxDelivery {
             return List.of();
         }
         Instant now = clock.instant();
-        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts FROM outbox "
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts, payload FROM outbox "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
                         + "OR (state = 'claimed' AND claimed_at < :expired)) ORDER BY id LIMIT :limit FOR UPDATE",
                 new MapSqlParameterSource("system", system).addValue("now", Links.at(now))
                         .addValue("expired", Links.at(now.minus(LEASE))).addValue("limit", limit));
         Map<String, Map<String, Object>> latest = new LinkedHashMap<>();
         List<Long> superseded = new ArrayList<>();
+        java.util.Set<String> erasing = new java.util.HashSet<>();
         for (Map<String, Object> row : rows) {
+            if (ERASE.equals(row.get("payload"))) {
+                // a later row of the same contact supersedes this one, but the delete must still erase
+                erasing.add((String) row.get("contact_id"));
+            }
             Map<String, Object> previous = latest.put((String) row.get("contact_id"), row);
             if (previous != null) {
                 superseded.add(((Number) previous.get("id")).longValue());
@@ -98,6 +106,9 @@ public class OutboxDelivery {
                     linked.getOrDefault(contactId, List.of()));
             if (delivery != null && ((Number) row.get("attempts")).intValue() > 0) {
                 delivery.retried();
+            }
+            if (delivery != null && delivery.getOperation().equals("delete") && erasing.contains(contactId)) {
+                delivery.erase();
             }
             if (delivery == null) {
                 nothingToDo.add(id);

@@ -42,7 +42,7 @@ public class SyncRunApi {
             throw new ApiProblem(400, "type: is initial, incremental or reconcile, not '" + body.path("type") + "'",
                     java.util.List.of(ApiProblem.FieldError.of("type", "is initial, incremental or reconcile")));
         }
-        Run run = start(system, type, Caller.name(message));
+        Run run = start(system, type, Caller.of(message));
         Replies.json(message, json, 202, run.toJson(clock.instant()), Map.of("Location", "/api/sync/runs/" + run.id()));
     }
 

@@ -190,7 +190,7 @@ class SyncRunsTest {
 
         // gone from crm1 without a tombstone (an emptied recycle bin): no read of changes shows it
         String purged = emails.get(0);
-        crm1.purge(byEmail(crm1, purged).orElseThrow().get("Id").toString());
+        crm1.erase(byEmail(crm1, purged).orElseThrow().get("Id").toString());
         // changed while nothing reads crm1 (a lost webhook, a poll that is off)
         String missed = emails.get(1);
         crm1.update(byEmail(crm1, missed).orElseThrow().get("Id").toString(), Map.of("Title", "Seen by reconcile"));
@@ -223,7 +223,7 @@ class SyncRunsTest {
     void aReconcileThatWouldDeleteMostOfASystemFailsAndDeletesNothing() {
         List<String> emails = seed(crm1, "short-listing", 40);
         awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"initial\"}").json().get("id").asText());
-        crm1.records().stream().map(record -> record.get("Id").toString()).skip(5).forEach(crm1::purge);
+        crm1.records().stream().map(record -> record.get("Id").toString()).skip(5).forEach(crm1::erase);
 
         JsonNode run = awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"reconcile\"}").json().get("id").asText());
 
