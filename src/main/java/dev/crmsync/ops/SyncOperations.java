@@ -9,9 +9,12 @@ import javax.management.MBeanServer;
 import javax.management.MalformedObjectNameException;
 import javax.management.ObjectName;
 
+import dev.crmsync.api.ApiProblem;
 import dev.crmsync.provider.ProviderPauses;
 import dev.crmsync.sync.DeadLetters;
 import dev.crmsync.sync.OutboxDelivery;
+import dev.crmsync.sync.SyncRunApi;
+import dev.crmsync.sync.SyncRuns.Run;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.jmx.export.annotation.ManagedAttribute;
@@ -24,11 +27,11 @@ import org.springframework.stereotype.Component;
 
 /**
  * The operator's controls over JMX ({@value #OBJECT_NAME}, shown by Hawtio and JConsole next to
- * Camel's MBeans): replay a system's dead letters, pause and resume a provider, and each system's
- * health figures. Every operation names the system as under {@code crmsync.providers}.
+ * Camel's MBeans): start and cancel sync runs, replay a system's dead letters, pause and resume a
+ * provider, and each system's health figures. Every operation names the system as under {@code crmsync.providers}.
  */
 @Component
-@ManagedResource(description = "CRM Contact Sync: dead letters, provider pauses and each connected system's health")
+@ManagedResource(description = "CRM Contact Sync: sync runs, dead letters, provider pauses and each connected system's health")
 public class SyncOperations implements SelfNaming {
 
     public static final String OBJECT_NAME = "dev.crmsync:type=SyncOperations";
@@ -40,9 +43,12 @@ public class SyncOperations implements SelfNaming {
     private final DeadLetters deadLetters;
     private final ProviderPauses pauses;
     private final OutboxDelivery outbox;
+    private final SyncRunApi runs;
     private ObjectName name;
 
-    public SyncOperations(SystemHealth health, DeadLetters deadLetters, ProviderPauses pauses, OutboxDelivery outbox) {
+    public SyncOperations(SystemHealth health, DeadLetters deadLetters, ProviderPauses pauses, OutboxDelivery outbox,
+                          SyncRunApi runs) {
+        this.runs = runs;
         this.health = health;
         this.deadLetters = deadLetters;
         this.pauses = pauses;
@@ -83,6 +89,31 @@ public class SyncOperations implements SelfNaming {
         }
         int due = outbox.resumed(known);
         return known + " resumed" + (due == 0 ? "" : "; " + due + " deliveries it deferred are due now");
+    }
+
+    @ManagedOperation(description = "Starts a sync run of a system, as POST /api/sync/{system}/runs; answers its id "
+            + "(follow it at /api/sync/runs/{id})")
+    @ManagedOperationParameters({
+            @ManagedOperationParameter(name = "system", description = "e.g. salesforce"),
+            @ManagedOperationParameter(name = "type", description = "initial, incremental or reconcile")})
+    public String startRun(String system, String type) {
+        try {
+            Run run = runs.start(enabled(system), type == null ? "" : type.strip(), "jmx");
+            LOG.info("{} run {} of {} started through JMX", run.type(), run.id(), run.system());
+            return run.id();
+        } catch (ApiProblem e) {
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
+    @ManagedOperation(description = "Cancels a sync run: it reads nothing more; what it read is still applied")
+    @ManagedOperationParameters(@ManagedOperationParameter(name = "id", description = "the run's id"))
+    public String cancelRun(String id) {
+        try {
+            return "run " + runs.cancel(id == null ? "" : id.strip()).id() + " cancelled";
+        } catch (ApiProblem e) {
+            throw new IllegalArgumentException(e.getMessage());
+        }
     }
 
     @ManagedAttribute(description = "Each enabled system's status, reason, health score, calls in the health window, "

@@ -276,6 +276,23 @@ class SystemHealthTest {
     }
 
     @Test
+    void aRunStartedOverJmxReadsTheSystemAndIsRecordedAsJmxs() throws Exception {
+        String email = email("jmx-run");
+        CRM1.seed(Map.of("Email", email, "LastName", "Jmx"));
+
+        String id = (String) invoke("startRun", new Object[]{"crm1", "incremental"}, String.class, String.class);
+
+        await().atMost(PATIENCE).until(() -> jdbc.queryForObject("SELECT state FROM sync_run WHERE id = ?", String.class, id),
+                "completed"::equals);
+        assertThat(jdbc.queryForObject("SELECT requested_by FROM sync_run WHERE id = ?", String.class, id)).isEqualTo("jmx");
+        assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM contact WHERE email_key = ?", Integer.class, email)).isEqualTo(1);
+        assertThatThrownBy(() -> invoke("cancelRun", new Object[]{id}, String.class))
+                .rootCause().hasMessage("run " + id + " has already ended: completed");
+        assertThatThrownBy(() -> invoke("startRun", new Object[]{"crm1", "everything"}, String.class, String.class))
+                .rootCause().hasMessageStartingWith("type: is initial, incremental or reconcile");
+    }
+
+    @Test
     void jmxRefusesAnUnknownSystemOrPauseLengthAndChangesNothing() {
         assertThatThrownBy(() -> invoke("pauseProvider", new Object[]{"nope", 5}, String.class, int.class))
                 .rootCause().hasMessage("'nope' is not an enabled provider; enabled: crm1, crm2, hubspot");
