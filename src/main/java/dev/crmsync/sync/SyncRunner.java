@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,6 +55,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
 
     private static final Logger LOG = LoggerFactory.getLogger(SyncRunner.class);
     private static final int FETCH_TRIES = 5;
+    private static final String SWEEP_KEY = "reconcile:";
 
     private final SyncRuns runs;
     private final Poller poller;
@@ -146,11 +146,13 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                 Checkpoint start = checkpoint != null && checkpoint.object().equals(object) ? checkpoint : start(run, object);
                 read(run, provider, object, start);
                 if (run.type().equals("reconcile")) {
-                    repaired.merge("remoteDeleted", sweep(run, object), Long::sum);
+                    sweep(run, object);
                 }
             }
             if (run.type().equals("reconcile")) {
-                repaired.put("missed", missed(run));
+                // counted from the inbox, so a run resumed after a stop still reports what it found before
+                repaired.put("remoteDeleted", inboxRows(run, "LIKE"));
+                repaired.put("missed", inboxRows(run, "NOT LIKE"));
                 repaired.put("resent", resend(run, provider));
             }
             runs.fetched(run.id(), repaired);
@@ -293,7 +295,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
      * would delete more than its share of the system's people fails instead: a listing that came
      * back short (a changed permission, a filter) must not delete people everywhere.
      */
-    private long sweep(Run run, String object) {
+    private void sweep(Run run, String object) {
         MapSqlParameterSource parameters = new MapSqlParameterSource("run", run.id()).addValue("system", run.system())
                 .addValue("object", object).addValue("started", Links.at(run.startedAt() != null ? run.startedAt() : run.createdAt()));
         String unseen = " FROM contact_link l JOIN contact c ON c.id = l.contact_id WHERE l.system = :system "
@@ -301,7 +303,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                 + "AND l.created_at < :started AND c.deleted_at IS NULL AND c.merged_into IS NULL";
         long gone = jdbc.queryForObject("SELECT COUNT(*)" + unseen, parameters, Long.class);
         if (gone == 0) {
-            return 0;
+            return;
         }
         long linked = jdbc.queryForObject("SELECT COUNT(*) FROM contact_link WHERE system = :system AND object_type = :object",
                 parameters, Long.class);
@@ -311,20 +313,19 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                     + "): nothing was deleted");
         }
         Instant now = clock.instant();
-        long accepted = 0;
         for (String externalId : jdbc.queryForList("SELECT l.external_id" + unseen, parameters, String.class)) {
-            if (inbox.accept("reconcile:" + run.id() + ":" + run.system() + ":" + object + ":" + externalId, run.system(),
-                    object, externalId, "delete", null, now, run.id())) {
-                accepted++;
-            }
+            inbox.accept(SWEEP_KEY + run.id() + ":" + run.system() + ":" + object + ":" + externalId, run.system(),
+                    object, externalId, "delete", null, now, run.id());
         }
-        return accepted;
     }
 
-    /** Changes the reconcile read that the hub had not seen: what webhooks and polls missed. */
-    private long missed(Run run) {
-        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE run_id = :run AND idempotency_key NOT LIKE 'reconcile:%'",
-                Map.of("run", run.id()), Long.class);
+    /**
+     * The run's changes whose key is ({@code LIKE}) or is not ({@code NOT LIKE}) a sweep's: the deletes
+     * it found, or the changes it read that the hub had not seen (what webhooks and polls missed).
+     */
+    private long inboxRows(Run run, String like) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE run_id = :run AND idempotency_key " + like + " :sweep",
+                Map.of("run", run.id(), "sweep", SWEEP_KEY + "%"), Long.class);
     }
 
     /** Live contacts the system has no record of and nothing on the way to: sent to it again. */
