@@ -10,9 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -79,11 +77,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
         this.batchSize = batchSize;
         this.maxAttempts = maxAttempts;
         this.lease = lease;
-        this.workers = Executors.newFixedThreadPool(workers, r -> {
-            Thread thread = new Thread(r, "crmsync-sync");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.workers = Pools.fixed("crmsync-sync", workers);
     }
 
     /** Applies batches until the inbox is empty; returns how many changes were applied. */
@@ -233,15 +227,12 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
 
     /**
      * Gives back what this process claimed and did not apply, so the next start takes it at once
-     * rather than after the claim's lease. Workers are not interrupted: that closes H2's file.
+     * rather than after the claim's lease.
      */
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        workers.shutdown();
-        if (!workers.awaitTermination(10, TimeUnit.SECONDS)) {
-            workers.shutdownNow();
-        }
+        Pools.finish(workers, Duration.ofSeconds(10));
         inbox.release(worker);
     }
 }

@@ -11,9 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -97,11 +95,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
         this.pageSize = pageSize;
         this.maxDeleteShare = maxDeleteShare;
         this.retryDelay = retryDelay;
-        this.executor = Executors.newCachedThreadPool(task -> {
-            Thread thread = new Thread(task, "crmsync-sync-run");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.executor = Pools.cached("crmsync-sync-run");
     }
 
     /**
@@ -350,17 +344,11 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
         stopping = true;
     }
 
-    /**
-     * Lets each run finish the page in hand: interrupting a thread inside H2 closes its database
-     * file. What is not committed is read again when the run resumes.
-     */
+    /** Lets each run finish the page in hand; what is not committed is read again when the run resumes. */
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        executor.shutdown();
-        if (!executor.awaitTermination(15, TimeUnit.SECONDS)) {
-            executor.shutdownNow();
-        }
+        Pools.finish(executor, Duration.ofSeconds(15));
     }
 
     /** Leaves a run that was cancelled, or whose service is stopping, where it stands. */

@@ -19,6 +19,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.TwoCrms;
 import dev.crmsync.support.Simulated;
 import dev.crmsync.sync.Inbox;
 import dev.crmsync.sync.InboxProcessor;
@@ -44,20 +45,13 @@ abstract class ErasureTests {
     final GenericCrmSimulator crm1;
     final GenericCrmSimulator crm2;
 
-    ErasureTests(GenericCrmSimulator[] crms) {
-        this.crm1 = crms[0];
-        this.crm2 = crms[1];
+    ErasureTests(TwoCrms crms) {
+        this.crm1 = crms.crm1();
+        this.crm2 = crms.crm2();
     }
 
-    static GenericCrmSimulator[] simulators() {
-        return new GenericCrmSimulator[]{GenericCrmSimulator.builder().token("token-crm1").build().start(),
-                GenericCrmSimulator.builder().token("token-crm2").build().start()};
-    }
-
-    static void providers(DynamicPropertyRegistry registry, GenericCrmSimulator[] crms) {
-        Simulated.rest(registry, "crm1", crms[0]);
-        Simulated.rest(registry, "crm2", crms[1]);
-        Simulated.fastSync(registry);
+    static void providers(DynamicPropertyRegistry registry, TwoCrms crms) {
+        crms.wire(registry);
         registry.add("crmsync.sync.erasure-period", () -> "200");
     }
 

@@ -1,6 +1,6 @@
 package dev.crmsync.erasure;
 
-import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.support.TwoCrms;
 import dev.crmsync.support.TestPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -9,7 +9,7 @@ import org.springframework.test.context.DynamicPropertySource;
 /** The same erasures and purges with the hub on a real PostgreSQL 17. */
 class PostgresErasureTest extends ErasureTests {
 
-    static final GenericCrmSimulator[] CRMS = simulators();
+    static final TwoCrms CRMS = TwoCrms.start();
 
     PostgresErasureTest() {
         super(CRMS);
@@ -18,15 +18,11 @@ class PostgresErasureTest extends ErasureTests {
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         providers(registry, CRMS);
-        String url = TestPostgres.newDatabase();
-        registry.add("spring.datasource.url", () -> url);
-        registry.add("spring.datasource.username", () -> "postgres");
-        registry.add("spring.datasource.password", () -> "postgres");
+        TestPostgres.register(registry);
     }
 
     @AfterAll
     static void stop() {
-        CRMS[0].stop();
-        CRMS[1].stop();
+        CRMS.stop();
     }
 }
