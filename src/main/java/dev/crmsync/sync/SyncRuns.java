@@ -59,12 +59,16 @@ public class SyncRuns {
             json.put("recordsPerSecond", rate == null ? null : Math.round(rate * 10) / 10.0);
             json.put("cursor", cursor);
             json.put("requestedBy", requestedBy);
-            json.put("createdAt", createdAt);
-            json.put("startedAt", startedAt);
-            json.put("endedAt", endedAt);
+            json.put("createdAt", text(createdAt));
+            json.put("startedAt", text(startedAt));
+            json.put("endedAt", text(endedAt));
             json.put("errors", errors);
             return json;
         }
+    }
+
+    private static String text(Instant at) {
+        return at == null ? null : at.toString();
     }
 
     /** A run of that kind is already active for the system. */

@@ -102,6 +102,7 @@ class SyncRunsTest {
         assertThat(run.get("created").asLong()).isEqualTo(450);
         assertThat(run.get("failed").asLong()).isZero();
         assertThat(run.get("recordsPerSecond").asDouble()).isPositive();
+        assertThat(java.time.Instant.parse(run.get("endedAt").asText())).isAfterOrEqualTo(java.time.Instant.parse(run.get("startedAt").asText()));
         assertThat(run.get("cursor").asText()).contains("\"finished\":true");
         assertEveryRecordCountedOnce(run);
         for (String email : emails) {
