@@ -48,10 +48,13 @@ final class InitialLoad implements BenchmarkSuite.Scenario {
                 crms.sendWebhooksTo(service);
                 crms.resetCounters();
                 service.heapSinceLastCall(); // start-up is not the load
+                long webhooksBefore = webhookEvents(service);
                 Meter meter = Meter.start(service.handle(), db.server());
                 Timing timing = load(service, crms, n, suite.settings().timeout(), name() + " " + db.kind());
                 row.cpu = meter.stop();
                 row.heap = service.heapSinceLastCall();
+                // HubSpot and Pipedrive report the service's own writes back: work the inbox does besides the run
+                row.details.put("webhookEventsReceived", webhookEvents(service) - webhooksBefore);
                 row.records = n;
                 row.seconds = Math.max(timing.hubspotSeconds(), timing.pipedriveSeconds());
                 row.perSecond = n / row.seconds;
@@ -132,6 +135,11 @@ final class InitialLoad implements BenchmarkSuite.Scenario {
         }
         double hubSeconds = Duration.between(instant(run.path("createdAt")), instant(run.path("endedAt"))).toMillis() / 1000.0;
         return new Timing(runId, hubSeconds, hubspotAt, pipedriveAt, run);
+    }
+
+    /** Webhook events the service has taken in so far (HubSpot's and Pipedrive's counters). */
+    static long webhookEvents(ServiceProcess service) {
+        return service.counters("crmsync_webhooks_events_total", "crmsync_webhook_events_total");
     }
 
     /** A run's time as the API gives it: ISO-8601, or (today) epoch seconds with a fraction. */

@@ -119,7 +119,7 @@ final class Results {
 
     static void printTable(List<Row> rows, Map<String, Object> machine, String serviceHeap) {
         String[] head = {"scenario", "db", "records", "s", "rec/s", "p50 ms", "p95 ms", "p99 ms", "salesforce /1k",
-            "hubspot /1k", "pipedrive /1k", "heap MB", "cores", "result"};
+            "hubspot /1k", "pipedrive /1k", "heap MB", "cores svc/db/other", "result"};
         List<String[]> lines = new ArrayList<>();
         for (Row r : rows) {
             lines.add(new String[] {r.scenario, r.database, String.format(Locale.ROOT, "%,d", r.records), number(r.seconds, 1),
@@ -127,7 +127,8 @@ final class Results {
                 ms(r.latency, Latency::p99), calls(r, "salesforce"), calls(r, "hubspot"), calls(r, "pipedrive"),
                 r.heap == null || r.heap.peakBytes() < 0 ? "-" : (r.heap.peakBytes() >> 20) + " / "
                         + (r.heap.maxLiveBytes() < 0 ? "-" : Long.toString(r.heap.maxLiveBytes() >> 20)),
-                r.cpu == null ? "-" : number(r.cpu.service(), 2) + " / " + number(r.cpu.other(), 2),
+                r.cpu == null ? "-" : number(r.cpu.service(), 2) + " / " + number(r.cpu.database(), 2) + " / "
+                        + number(r.cpu.other(), 2),
                 r.ok() ? (r.note.isEmpty() ? "ok" : r.note) : "FAILED"});
         }
         int[] width = new int[head.length];
@@ -148,8 +149,8 @@ final class Results {
                 machine.get("cpu"), machine.get("memoryMb"), machine.get("os"), machine.get("java"),
                 machine.get("loadAverageAtStart"));
         System.out.printf("/1k: API calls per 1,000 records (the bound: the fewest the provider's API allows). heap MB: the "
-                + "service's peak / most held after a collection (-Xmx%s). cores: the service / other processes "
-                + "(load that competed with the run)%n", serviceHeap);
+                + "service's peak / most held after a collection (-Xmx%s). cores: busy in the service, "
+                + "the PostgreSQL server, and other processes (load that competed with the run)%n", serviceHeap);
         for (Row r : rows) {
             if (!r.ok()) {
                 System.out.printf("FAILED %s on %s: %s%n", r.scenario, r.database, r.failure);

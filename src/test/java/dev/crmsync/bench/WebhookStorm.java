@@ -104,12 +104,14 @@ final class WebhookStorm implements BenchmarkSuite.Scenario {
 
                 crms.resetCounters();
                 service.heapSinceLastCall();
+                long webhooksBefore = InitialLoad.webhookEvents(service);
                 Meter meter = Meter.start(service.handle(), db.server());
                 Storm storm = new Storm(crms, index, settings.stormRate(), settings.stormSeconds(), service);
                 storm.run();
                 row.cpu = meter.stop();
                 row.heap = service.heapSinceLastCall();
                 storm.report(row, crms);
+                row.details.put("webhookEventsReceived", InitialLoad.webhookEvents(service) - webhooksBefore);
                 System.out.printf("[%s] %,d changes in %.1f s; in both other CRMs: p50 %s ms, p95 %s ms, p99 %s ms; %s%n",
                         label, row.records, row.seconds, Results.number(row.latency == null ? Double.NaN : row.latency.p50(), 0),
                         Results.number(row.latency == null ? Double.NaN : row.latency.p95(), 0),
