@@ -126,7 +126,7 @@ final class Results {
                 number(r.perSecond, r.perSecond < 100 ? 1 : 0), ms(r.latency, Latency::p50), ms(r.latency, Latency::p95),
                 ms(r.latency, Latency::p99), calls(r, "salesforce"), calls(r, "hubspot"), calls(r, "pipedrive"),
                 r.heap == null || r.heap.peakBytes() < 0 ? "-" : (r.heap.peakBytes() >> 20) + " / "
-                        + (r.heap.maxLiveBytes() < 0 ? "-" : Long.toString(r.heap.maxLiveBytes() >> 20)),
+                        + (r.heap.maxLiveBytes() < 0 ? "-" : (r.heap.maxLiveBytes() >> 20) + (r.heap.afterOldGenerationCleaned() ? "" : "*")),
                 r.cpu == null ? "-" : number(r.cpu.service(), 2) + " / " + number(r.cpu.database(), 2) + " / "
                         + number(r.cpu.other(), 2),
                 r.ok() ? (r.note.isEmpty() ? "ok" : r.note) : "FAILED"});
@@ -149,8 +149,9 @@ final class Results {
                 machine.get("cpu"), machine.get("memoryMb"), machine.get("os"), machine.get("java"),
                 machine.get("loadAverageAtStart"));
         System.out.printf("/1k: API calls per 1,000 records (the bound: the fewest the provider's API allows). heap MB: the "
-                + "service's peak / most held after a collection (-Xmx%s). cores: busy in the service, "
-                + "the PostgreSQL server, and other processes (load that competed with the run)%n", serviceHeap);
+                + "service's peak (G1 fills towards -Xmx%s before it collects) / the most it held after collections that "
+                + "cleaned the old generation (* young ones only). cores: busy in the service, the PostgreSQL server, and "
+                + "other processes (load that competed with the run)%n", serviceHeap);
         for (Row r : rows) {
             if (!r.ok()) {
                 System.out.printf("FAILED %s on %s: %s%n", r.scenario, r.database, r.failure);

@@ -201,17 +201,27 @@ final class ServiceProcess implements AutoCloseable {
     Heap heapSinceLastCall() throws IOException {
         GcLog.Window window = gc.next();
         long now = process.isAlive() ? heapUsedNow() : -1;
-        return new Heap(Math.max(window.peakBeforeBytes(), now), window.maxAfterBytes(), window.collections(),
+        boolean oldCleaned = window.maxAfterOldCleanedBytes() >= 0;
+        return new Heap(Math.max(window.peakBeforeBytes(), now),
+                oldCleaned ? window.maxAfterOldCleanedBytes() : window.maxAfterBytes(), oldCleaned, window.collections(),
                 window.pauseMillis(), heapLimitBytes);
     }
 
-    /** The peak heap of a phase, the most the service still held after a collection, and its collections. */
-    record Heap(long peakBytes, long maxLiveBytes, int collections, double pauseMillis, long limitBytes) {
+    /**
+     * The peak heap of a phase (G1 lets the heap fill towards -Xmx before it collects, so this shows
+     * the limit more than the need), the most the service still held after a collection that cleaned
+     * the old generation (G1's mixed or full collections: an upper bound of what it really keeps;
+     * young collections only when the phase had none of those), and its collections.
+     */
+    record Heap(long peakBytes, long maxLiveBytes, boolean afterOldGenerationCleaned, int collections,
+                double pauseMillis, long limitBytes) {
 
         Map<String, Object> toJson() {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("peakMb", peakBytes < 0 ? null : peakBytes >> 20);
-            json.put("maxAfterGcMb", maxLiveBytes < 0 ? null : maxLiveBytes >> 20);
+            json.put("heldAfterGcMb", maxLiveBytes < 0 ? null : maxLiveBytes >> 20);
+            json.put("heldAfter", afterOldGenerationCleaned ? "mixed or full collections" : "young collections");
+            json.put("limitMb", limitBytes < 0 ? null : limitBytes >> 20);
             json.put("collections", collections);
             json.put("pauseMs", Math.round(pauseMillis));
             return json;
@@ -284,7 +294,8 @@ final class ServiceProcess implements AutoCloseable {
         private static final Pattern COLLECTION =
                 Pattern.compile("(\\d+)([KMG])->(\\d+)([KMG])\\((\\d+)([KMG])\\)\\s+([\\d.]+)ms");
 
-        record Window(long peakBeforeBytes, long maxAfterBytes, int collections, double pauseMillis) {
+        record Window(long peakBeforeBytes, long maxAfterBytes, long maxAfterOldCleanedBytes, int collections,
+                      double pauseMillis) {
         }
 
         private final Path file;
@@ -297,6 +308,7 @@ final class ServiceProcess implements AutoCloseable {
         synchronized Window next() throws IOException {
             long peak = -1;
             long after = -1;
+            long afterOldCleaned = -1;
             int collections = 0;
             double pause = 0;
             if (Files.exists(file)) {
@@ -314,6 +326,9 @@ final class ServiceProcess implements AutoCloseable {
                         if (m.find()) {
                             peak = Math.max(peak, bytes(m.group(1), m.group(2)));
                             after = Math.max(after, bytes(m.group(3), m.group(4)));
+                            if (line.contains("Pause Young (Mixed)") || line.contains("Pause Full")) {
+                                afterOldCleaned = Math.max(afterOldCleaned, bytes(m.group(3), m.group(4)));
+                            }
                             pause += Double.parseDouble(m.group(7));
                             collections++;
                         }
@@ -321,7 +336,7 @@ final class ServiceProcess implements AutoCloseable {
                     offset = complete;
                 }
             }
-            return new Window(peak, after, collections, pause);
+            return new Window(peak, after, afterOldCleaned, collections, pause);
         }
 
         private static boolean endsWithNewline(RandomAccessFile in) throws IOException {
