@@ -119,14 +119,15 @@ final class Results {
 
     static void printTable(List<Row> rows, Map<String, Object> machine, String serviceHeap) {
         String[] head = {"scenario", "db", "records", "s", "rec/s", "p50 ms", "p95 ms", "p99 ms", "salesforce /1k",
-            "hubspot /1k", "pipedrive /1k", "heap MB", "cores svc/db/other", "result"};
+            "hubspot /1k", "pipedrive /1k", "heap MB peak/held/max", "cores svc/db/other", "result"};
         List<String[]> lines = new ArrayList<>();
         for (Row r : rows) {
             lines.add(new String[] {r.scenario, r.database, String.format(Locale.ROOT, "%,d", r.records), number(r.seconds, 1),
                 number(r.perSecond, r.perSecond < 100 ? 1 : 0), ms(r.latency, Latency::p50), ms(r.latency, Latency::p95),
                 ms(r.latency, Latency::p99), calls(r, "salesforce"), calls(r, "hubspot"), calls(r, "pipedrive"),
                 r.heap == null || r.heap.peakBytes() < 0 ? "-" : (r.heap.peakBytes() >> 20) + " / "
-                        + (r.heap.maxLiveBytes() < 0 ? "-" : (r.heap.maxLiveBytes() >> 20) + (r.heap.afterOldGenerationCleaned() ? "" : "*")),
+                        + (r.heap.maxLiveBytes() < 0 ? "-" : (r.heap.medianLiveBytes() >> 20) + " / " + (r.heap.maxLiveBytes() >> 20)
+                        + (r.heap.afterOldGenerationCleaned() ? "" : "*")),
                 r.cpu == null ? "-" : number(r.cpu.service(), 2) + " / " + number(r.cpu.database(), 2) + " / "
                         + number(r.cpu.other(), 2),
                 r.ok() ? (r.note.isEmpty() ? "ok" : r.note) : "FAILED"});
@@ -149,8 +150,8 @@ final class Results {
                 machine.get("cpu"), machine.get("memoryMb"), machine.get("os"), machine.get("java"),
                 machine.get("loadAverageAtStart"));
         System.out.printf("/1k: API calls per 1,000 records (the bound: the fewest the provider's API allows). heap MB: the "
-                + "service's peak (G1 fills towards -Xmx%s before it collects) / the most it held after collections that "
-                + "cleaned the old generation (* young ones only). cores: busy in the service, the PostgreSQL server, and "
+                + "service's peak (G1 fills towards -Xmx%s before it collects) / what it held after the collections that "
+                + "cleaned the old generation, median and max (* young ones only: an upper bound). cores: busy in the service, the PostgreSQL server, and "
                 + "other processes (load that competed with the run)%n", serviceHeap);
         for (Row r : rows) {
             if (!r.ok()) {

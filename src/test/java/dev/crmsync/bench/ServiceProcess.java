@@ -203,23 +203,25 @@ final class ServiceProcess implements AutoCloseable {
         long now = process.isAlive() ? heapUsedNow() : -1;
         boolean oldCleaned = window.maxAfterOldCleanedBytes() >= 0;
         return new Heap(Math.max(window.peakBeforeBytes(), now),
+                oldCleaned ? window.medianAfterOldCleanedBytes() : window.medianAfterBytes(),
                 oldCleaned ? window.maxAfterOldCleanedBytes() : window.maxAfterBytes(), oldCleaned, window.collections(),
                 window.pauseMillis(), heapLimitBytes);
     }
 
     /**
      * The peak heap of a phase (G1 lets the heap fill towards -Xmx before it collects, so this shows
-     * the limit more than the need), the most the service still held after a collection that cleaned
-     * the old generation (G1's mixed or full collections: an upper bound of what it really keeps;
-     * young collections only when the phase had none of those), and its collections.
+     * the limit more than the need), what the service still held after the collections that cleaned
+     * the old generation (G1's mixed or full collections: the median is what it keeps, the maximum
+     * its spikes; young collections only when the phase had none of those), and its collections.
      */
-    record Heap(long peakBytes, long maxLiveBytes, boolean afterOldGenerationCleaned, int collections,
-                double pauseMillis, long limitBytes) {
+    record Heap(long peakBytes, long medianLiveBytes, long maxLiveBytes, boolean afterOldGenerationCleaned,
+                int collections, double pauseMillis, long limitBytes) {
 
         Map<String, Object> toJson() {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("peakMb", peakBytes < 0 ? null : peakBytes >> 20);
-            json.put("heldAfterGcMb", maxLiveBytes < 0 ? null : maxLiveBytes >> 20);
+            json.put("heldAfterGcMedianMb", medianLiveBytes < 0 ? null : medianLiveBytes >> 20);
+            json.put("heldAfterGcMaxMb", maxLiveBytes < 0 ? null : maxLiveBytes >> 20);
             json.put("heldAfter", afterOldGenerationCleaned ? "mixed or full collections" : "young collections");
             json.put("limitMb", limitBytes < 0 ? null : limitBytes >> 20);
             json.put("collections", collections);
@@ -294,8 +296,8 @@ final class ServiceProcess implements AutoCloseable {
         private static final Pattern COLLECTION =
                 Pattern.compile("(\\d+)([KMG])->(\\d+)([KMG])\\((\\d+)([KMG])\\)\\s+([\\d.]+)ms");
 
-        record Window(long peakBeforeBytes, long maxAfterBytes, long maxAfterOldCleanedBytes, int collections,
-                      double pauseMillis) {
+        record Window(long peakBeforeBytes, long maxAfterBytes, long medianAfterBytes, long maxAfterOldCleanedBytes,
+                      long medianAfterOldCleanedBytes, int collections, double pauseMillis) {
         }
 
         private final Path file;
@@ -309,6 +311,8 @@ final class ServiceProcess implements AutoCloseable {
             long peak = -1;
             long after = -1;
             long afterOldCleaned = -1;
+            List<Long> afters = new ArrayList<>();
+            List<Long> aftersOldCleaned = new ArrayList<>();
             int collections = 0;
             double pause = 0;
             if (Files.exists(file)) {
@@ -325,9 +329,12 @@ final class ServiceProcess implements AutoCloseable {
                         Matcher m = COLLECTION.matcher(line);
                         if (m.find()) {
                             peak = Math.max(peak, bytes(m.group(1), m.group(2)));
-                            after = Math.max(after, bytes(m.group(3), m.group(4)));
+                            long held = bytes(m.group(3), m.group(4));
+                            after = Math.max(after, held);
+                            afters.add(held);
                             if (line.contains("Pause Young (Mixed)") || line.contains("Pause Full")) {
-                                afterOldCleaned = Math.max(afterOldCleaned, bytes(m.group(3), m.group(4)));
+                                afterOldCleaned = Math.max(afterOldCleaned, held);
+                                aftersOldCleaned.add(held);
                             }
                             pause += Double.parseDouble(m.group(7));
                             collections++;
@@ -336,7 +343,15 @@ final class ServiceProcess implements AutoCloseable {
                     offset = complete;
                 }
             }
-            return new Window(peak, after, afterOldCleaned, collections, pause);
+            return new Window(peak, after, median(afters), afterOldCleaned, median(aftersOldCleaned), collections, pause);
+        }
+
+        private static long median(List<Long> values) {
+            if (values.isEmpty()) {
+                return -1;
+            }
+            List<Long> sorted = values.stream().sorted().toList();
+            return sorted.get(sorted.size() / 2);
         }
 
         private static boolean endsWithNewline(RandomAccessFile in) throws IOException {
