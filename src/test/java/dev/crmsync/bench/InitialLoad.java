@@ -144,9 +144,6 @@ final class InitialLoad implements BenchmarkSuite.Scenario {
 
     /** A run's time as the API gives it: ISO-8601, or (today) epoch seconds with a fraction. */
     private static Instant instant(JsonNode value) {
-        if (value.isNumber()) {
-            return Instant.ofEpochSecond(0, Math.round(value.asDouble() * 1e9));
-        }
         return Instant.parse(value.asText());
     }
 
