@@ -2,7 +2,8 @@
 -- a run's counters add them up, and the run knows when the last of its changes has been applied.
 ALTER TABLE inbox ADD COLUMN run_id VARCHAR(36);
 ALTER TABLE inbox ADD COLUMN outcome VARCHAR(16);
-CREATE INDEX inbox_by_run ON inbox (run_id, state);
+-- (the outcome too: a run's counters are read from the index alone)
+CREATE INDEX inbox_by_run ON inbox (run_id, state, outcome);
 
 -- A reconcile marks each linked record it reads; a live contact's link it did not mark names a
 -- record the system no longer has.

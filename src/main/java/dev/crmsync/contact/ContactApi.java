@@ -14,12 +14,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.Caller;
 import dev.crmsync.api.JsonBody;
 import dev.crmsync.api.Replies;
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.contact.Contact.ContactFields;
 import dev.crmsync.contact.ContactService.Source;
 import dev.crmsync.contact.ContactStore.ListQuery;
+import dev.crmsync.erasure.Erasures;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.dao.DuplicateKeyException;
@@ -42,10 +44,12 @@ public class ContactApi {
     private final ContactNormalizer normalizer;
     private final ObjectMapper json;
     private final CrmSyncProperties.Api limits;
+    private final Erasures erasures;
 
     public ContactApi(ContactService service, ContactStore store, ContactNormalizer normalizer, ObjectMapper json,
-                      CrmSyncProperties properties) {
+                      CrmSyncProperties properties, Erasures erasures) {
         this.service = service;
+        this.erasures = erasures;
         this.store = store;
         this.normalizer = normalizer;
         // duplicate keys and trailing garbage are refused, not silently resolved
@@ -109,8 +113,21 @@ public class ContactApi {
         reply(message, 200, contact.toJson(), Map.of("ETag", contact.etag()));
     }
 
+    /**
+     * A tombstone; with {@code ?purge=true} the erasure of the person instead: 202 with the erasure to
+     * watch, which completes once every system has deleted them (see erasure/Erasures).
+     */
     public void delete(Message message) {
         String id = message.getHeader("id", String.class);
+        String purge = blankToNull(message.getHeader("purge", String.class));
+        if (purge != null && !purge.equals("true") && !purge.equals("false")) {
+            throw ApiProblem.invalidParameter("purge", "is true (erase the person everywhere) or false, not '" + purge + "'");
+        }
+        if ("true".equals(purge)) {
+            String erasure = erasures.request(id, Caller.of(message));
+            reply(message, 202, erasures.find(erasure).orElseThrow(), Map.of("Location", "/api/erasures/" + erasure));
+            return;
+        }
         service.delete(id, ifMatch(message), API);
         reply(message, 204, null, Map.of());
     }

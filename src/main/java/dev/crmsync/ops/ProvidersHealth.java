@@ -1,52 +1,42 @@
 package dev.crmsync.ops;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
-import dev.crmsync.config.CrmSyncProperties;
-import dev.crmsync.provider.ProviderPauses;
 import org.springframework.boot.actuate.health.Health;
 import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.actuate.health.Status;
 import org.springframework.stereotype.Component;
 
 /**
- * The {@code providers} health component: DEGRADED while a provider waits out its API limit (the
- * service itself is fine, so load balancers keep it: see the status order in application.yaml),
- * with each enabled provider's state in the details.
+ * The {@code providers} health component: each enabled system's figures and status in the details
+ * (see {@link SystemHealth}), the component as the worst of them. DEGRADED (a system paused, failing
+ * often, slow or behind) still answers 200; DOWN (every call to a system fails) answers 503 here,
+ * while /healthz keeps the service in its load balancer: the API and the other systems still work.
  */
 @Component("providers")
 public class ProvidersHealth implements HealthIndicator {
 
-    public static final Status DEGRADED = new Status("DEGRADED", "a provider is paused");
+    /** Worst first, as application.yaml orders the statuses. */
+    private static final List<Status> ORDER = List.of(Status.DOWN, SystemHealth.DEGRADED, Status.UP);
 
-    private final CrmSyncProperties properties;
-    private final ProviderPauses pauses;
+    private final SystemHealth systems;
 
-    public ProvidersHealth(CrmSyncProperties properties, ProviderPauses pauses) {
-        this.properties = properties;
-        this.pauses = pauses;
+    public ProvidersHealth(SystemHealth systems) {
+        this.systems = systems;
     }
 
     @Override
     public Health health() {
-        Map<String, Object> details = new TreeMap<>();
-        boolean degraded = false;
-        for (var provider : properties.providers().entrySet()) {
-            if (!provider.getValue().enabled()) {
-                continue;
+        Map<String, Object> details = new LinkedHashMap<>();
+        Status worst = Status.UP;
+        for (SystemHealth.Report report : systems.reports().values()) {
+            details.put(report.system(), report.details(systems.limits().window()));
+            if (ORDER.indexOf(report.status()) < ORDER.indexOf(worst)) {
+                worst = report.status();
             }
-            var pause = pauses.paused(provider.getKey());
-            Map<String, Object> state = new LinkedHashMap<>();
-            state.put("state", pause.isPresent() ? "paused" : "active");
-            pause.ifPresent(p -> {
-                state.put("until", p.until().toString());
-                state.put("reason", p.reason());
-            });
-            details.put(provider.getKey(), state);
-            degraded |= pause.isPresent();
         }
-        return Health.status(degraded ? DEGRADED : Status.UP).withDetails(details).build();
+        return Health.status(worst).withDetails(details).build();
     }
 }

@@ -1,8 +1,10 @@
 package dev.crmsync.provider;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.sync.Delivery;
@@ -39,6 +41,14 @@ public interface CrmClient {
     /** Deletes the record; one that is already gone counts as deleted. */
     void delete(Delivery delivery);
 
+    /**
+     * Removes the record of an erased person for good ({@link Delivery#isErasure()}). A system whose API
+     * has no permanent delete gets its ordinary delete: the record is then as deleted as the system allows.
+     */
+    default void erase(Delivery delivery) {
+        delete(delivery);
+    }
+
     /** Records of one object type changed at or after a position, deletions included, oldest first. */
     Page changedSince(String objectType, Instant since, String afterId, int limit);
 
@@ -56,6 +66,18 @@ public interface CrmClient {
      */
     default boolean echoes(JsonNode event, Links.Link link) {
         return false;
+    }
+
+    /** How much of the system's API budget is spent, where the client knows it; empty otherwise. */
+    default Optional<ApiUsage> apiUsage() {
+        return Optional.empty();
+    }
+
+    /** Calls made within the system's rate-limit window, against the calls it allows in that window. */
+    record ApiUsage(long used, long limit, Duration window) {
+        public double ratio() {
+            return limit <= 0 ? 0 : (double) used / limit;
+        }
     }
 
     /** A page of changed records and, when more follow, where the next page starts. */
@@ -103,7 +125,13 @@ public interface CrmClient {
 
     default void delete(Exchange exchange) {
         Delivery delivery = exchange.getMessage().getBody(Delivery.class);
-        send(exchange, delivery, () -> delete(delivery));
+        send(exchange, delivery, () -> {
+            if (delivery.isErasure()) {
+                erase(delivery);
+            } else {
+                delete(delivery);
+            }
+        });
     }
 
     private static void send(Exchange exchange, Delivery delivery, Runnable call) {
@@ -117,7 +145,7 @@ public interface CrmClient {
     private static void step(Exchange exchange, Runnable call) {
         exchange.getMessage().removeHeader(REDELIVERY_DELAY);
         try {
-            call.run();
+            timed(exchange, call);
         } catch (ProviderPausedException e) {
             Object body = exchange.getMessage().getBody();
             if (body instanceof Delivery delivery) {
@@ -134,5 +162,38 @@ public interface CrmClient {
             }
             throw e;
         }
+    }
+
+    /** Runs a step and records its call in the system's {@link ProviderActivity}, for its health. */
+    private static void timed(Exchange exchange, Runnable call) {
+        Object body = exchange.getMessage().getBody();
+        String system = body instanceof Delivery delivery ? delivery.getSystem()
+                : body instanceof List<?> batch && !batch.isEmpty() ? ((Delivery) batch.get(0)).getSystem() : null;
+        ProviderActivity activity = system == null ? null
+                : exchange.getContext().getRegistry().lookupByNameAndType("providerActivity", ProviderActivity.class);
+        // a record the batch refused is refused again without a call: that call was counted with the batch
+        if (activity == null || body instanceof Delivery delivery && delivery.hasBatchFailure()) {
+            call.run();
+            return;
+        }
+        long pending = pending(body);
+        long started = System.nanoTime();
+        try {
+            call.run();
+        } catch (RuntimeException e) {
+            activity.ended(system, Duration.ofNanos(System.nanoTime() - started), e);
+            throw e;
+        }
+        // a batch step with nothing to send, or of a system without batch endpoints, made no call
+        if (pending(body) < pending) {
+            activity.succeeded(system, Duration.ofNanos(System.nanoTime() - started));
+        }
+    }
+
+    private static long pending(Object body) {
+        if (body instanceof Delivery delivery) {
+            return delivery.isPending() ? 1 : 0;
+        }
+        return ((List<?>) body).stream().filter(item -> ((Delivery) item).isPending()).count();
     }
 }

@@ -99,7 +99,8 @@ public class ProviderClients implements BeanDefinitionRegistryPostProcessor, Env
                             beans.getBean(Mappings.class), beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class)));
                     register(registry, name + "Webhooks", HubSpotWebhookIntake.class, () -> new HubSpotWebhookIntake(name,
                             properties, beans.getBean(Inbox.class), beans.getBean(TransactionTemplate.class),
-                            beans.getBean(ObjectMapper.class), beans.getBean(Clock.class), beans.getBean(MeterRegistry.class)));
+                            beans.getBean(ObjectMapper.class), beans.getBean(Clock.class), beans.getBean(MeterRegistry.class),
+                            beans.getBean(ProviderActivity.class)));
                 }
                                 case "pipedrive" -> {
                     PipedriveProviderProperties properties = binder.bind(prefix, PipedriveProviderProperties.class).get();
@@ -108,7 +109,8 @@ public class ProviderClients implements BeanDefinitionRegistryPostProcessor, Env
                     // the receiver of its webhooks, for the route POST /webhooks/<name>
                     register(registry, name + "Webhook", PipedriveWebhook.class, () -> new PipedriveWebhook(name, properties,
                             beans.getBean(Inbox.class), beans.getBean(Mappings.class), beans.getBean(Problems.class),
-                            beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class), beans.getBean(Clock.class)));
+                            beans.getBean(ObjectMapper.class), beans.getBean(MeterRegistry.class), beans.getBean(Clock.class),
+                            beans.getBean(ProviderActivity.class)));
                 }
                 default -> throw new IllegalStateException(prefix + ".type is '" + type + "'; known types: rest, salesforce, hubspot, pipedrive");
             }

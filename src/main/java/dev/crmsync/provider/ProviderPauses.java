@@ -53,6 +53,15 @@ public class ProviderPauses {
         return new ProviderPausedException(system + " is paused until " + until + ": " + reason, until);
     }
 
+    /** Ends a provider's pause now (an operator's call); false when it was not paused. */
+    public boolean resume(String system) {
+        Pause pause = pauses.remove(system);
+        if (pause != null) {
+            LOG.info("{} resumes before its pause ended ({})", system, pause.reason());
+        }
+        return pause != null;
+    }
+
     /** The pause in force for a provider now, if any. */
     public Optional<Pause> paused(String system) {
         Pause pause = pauses.get(system);

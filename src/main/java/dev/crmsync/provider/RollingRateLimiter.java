@@ -22,6 +22,23 @@ public final class RollingRateLimiter {
         this.intervalNanos = interval.toNanos();
     }
 
+    /** Calls counted in the interval ending now. */
+    public synchronized int used() {
+        long now = System.nanoTime();
+        while (!calls.isEmpty() && now - calls.peekFirst() >= intervalNanos) {
+            calls.pollFirst();
+        }
+        return calls.size();
+    }
+
+    public int max() {
+        return max;
+    }
+
+    public Duration interval() {
+        return Duration.ofNanos(intervalNanos);
+    }
+
     /** Waits until one more call fits the budget and counts it. */
     public void acquire() {
         while (true) {

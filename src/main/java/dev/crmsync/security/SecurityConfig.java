@@ -22,6 +22,7 @@ import org.springframework.security.core.authority.AuthorityUtils;
 import org.springframework.security.core.context.SecurityContextHolder;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.authentication.www.BasicAuthenticationFilter;
+import org.springframework.security.web.context.RequestAttributeSecurityContextRepository;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
@@ -109,6 +110,8 @@ public class SecurityConfig {
     /** Authenticates a request that presents the API key as X-Api-Key or as a bearer token. */
     static final class ApiKeyFilter extends OncePerRequestFilter {
 
+        private static final RequestAttributeSecurityContextRepository ON_REQUEST = new RequestAttributeSecurityContextRepository();
+
         private final Credentials credentials;
 
         ApiKeyFilter(Credentials credentials) {
@@ -126,7 +129,8 @@ public class SecurityConfig {
             if (credentials.isApiKey(key)) {
                 SecurityContextHolder.getContext().setAuthentication(UsernamePasswordAuthenticationToken.authenticated(
                         "api-key", null, AuthorityUtils.createAuthorityList("ROLE_API")));
-                request.setAttribute(Caller.ATTRIBUTE, "api-key");
+                // the route runs on a Camel thread: it reads who called from the request (api/Caller)
+                ON_REQUEST.saveContext(SecurityContextHolder.getContext(), request, response);
             }
             chain.doFilter(request, response);
         }

@@ -3,6 +3,7 @@ package dev.crmsync.sync;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,6 +14,9 @@ import org.springframework.stereotype.Component;
 /** The conflict table: fields both sides changed (decided by policy, kept for review) and possible duplicates. */
 @Component
 public class Conflicts {
+
+    private static final String COLUMNS = "id, kind, contact_id, other_contact_id, field, hub_value, hub_system, "
+            + "remote_value, remote_system, rule, winner, state, created_at, resolved_at, resolved_by";
 
     private final NamedParameterJdbcTemplate jdbc;
     private final ObjectMapper json;
@@ -59,6 +63,33 @@ public class Conflicts {
                 .addValue("remoteSystem", system).addValue("rule", "review").addValue("winner", null));
     }
 
+    /** A conflict as the API shows it. */
+    public record Conflict(long id, String kind, String contactId, String otherContactId, String field, String hubValue,
+                           String hubSystem, String remoteValue, String remoteSystem, String rule, String winner,
+                           String state) {
+    }
+
+    /** Reads a conflict and holds its row lock until the transaction ends, so two resolutions of it queue up. */
+    public Optional<Conflict> findForUpdate(long id) {
+        return jdbc.query("SELECT * FROM conflict WHERE id = :id FOR UPDATE", Map.of("id", id),
+                (rs, n) -> new Conflict(rs.getLong("id"), rs.getString("kind"), rs.getString("contact_id"),
+                        rs.getString("other_contact_id"), rs.getString("field"), rs.getString("hub_value"),
+                        rs.getString("hub_system"), rs.getString("remote_value"), rs.getString("remote_system"),
+                        rs.getString("rule"), rs.getString("winner"), rs.getString("state"))).stream().findFirst();
+    }
+
+    /** Closes an open conflict: {@code resolved} (with the side or value that won) or {@code dismissed}. */
+    public void close(long id, String state, String winner, String by) {
+        jdbc.update("UPDATE conflict SET state = :state, winner = COALESCE(:winner, winner), resolved_by = :by, "
+                        + "resolved_at = :now WHERE id = :id AND state = 'open'",
+                new MapSqlParameterSource("id", id).addValue("state", state).addValue("winner", winner)
+                        .addValue("by", by).addValue("now", Links.at(clock.instant())));
+    }
+
+    public Optional<Map<String, Object>> find(long id) {
+        return jdbc.queryForList("SELECT " + COLUMNS + " FROM conflict WHERE id = :id", Map.of("id", id)).stream().findFirst();
+    }
+
     public List<Map<String, Object>> list(String state, int limit) {
         MapSqlParameterSource parameters = new MapSqlParameterSource("limit", limit);
         String where = "";
@@ -66,8 +97,7 @@ public class Conflicts {
             where = " WHERE state = :state";
             parameters.addValue("state", state);
         }
-        return jdbc.queryForList("SELECT id, kind, contact_id, other_contact_id, field, hub_value, hub_system, remote_value, "
-                + "remote_system, rule, winner, state, created_at FROM conflict" + where + " ORDER BY id DESC LIMIT :limit", parameters);
+        return jdbc.queryForList("SELECT " + COLUMNS + " FROM conflict" + where + " ORDER BY id DESC LIMIT :limit", parameters);
     }
 
     private void insert(MapSqlParameterSource parameters) {

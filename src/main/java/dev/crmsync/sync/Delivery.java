@@ -27,6 +27,7 @@ public class Delivery {
     private boolean sent;
     private boolean gone;
     private boolean found;
+    private boolean erasure;
     private RuntimeException batchFailure;
     private ObjectNode fullPayload;
     private java.util.Set<String> changedFields;
@@ -161,6 +162,15 @@ public class Delivery {
 
     public boolean isFound() {
         return found;
+    }
+
+    /** Marks a delete as the erasure of a person: the system should remove the record for good, not archive it. */
+    public void erase() {
+        this.erasure = true;
+    }
+
+    public boolean isErasure() {
+        return erasure;
     }
 
     /**

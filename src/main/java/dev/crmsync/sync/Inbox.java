@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
 import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -37,12 +38,17 @@ public class Inbox {
         }
     }
 
+    private static final int EXPIRE_BATCH = 5000;
+
     private final NamedParameterJdbcTemplate jdbc;
     private final Clock clock;
+    private final Duration retention;
 
-    public Inbox(NamedParameterJdbcTemplate jdbc, Clock clock) {
+    public Inbox(NamedParameterJdbcTemplate jdbc, Clock clock,
+                 @Value("${crmsync.sync.inbox-retention:P14D}") Duration retention) {
         this.jdbc = jdbc;
         this.clock = clock;
+        this.retention = retention;
     }
 
     /**
@@ -117,6 +123,11 @@ public class Inbox {
                 new MapSqlParameterSource("id", id).addValue("now", Links.at(clock.instant())).addValue("outcome", outcome));
     }
 
+    /** Drops what a change carried of a remote record (its personal data), keeping that it came and was handled. */
+    public void forgetPayload(long id) {
+        jdbc.update("UPDATE inbox SET payload = NULL WHERE id = :id", Map.of("id", id));
+    }
+
     /** Gives a change back for another try, or ends it as failed (it then also goes to dead letters). */
     @Transactional
     public void failed(long id, String error, boolean retry) {
@@ -128,6 +139,26 @@ public class Inbox {
     public void release(String worker) {
         jdbc.update("UPDATE inbox SET state = 'pending', claimed_by = NULL WHERE state = 'claimed' AND claimed_by = :worker",
                 Map.of("worker", worker));
+    }
+
+    /**
+     * For the inbox-retention route: forgets applied changes older than {@code crmsync.sync.inbox-retention},
+     * whose payloads hold people's data. Their keys no longer turn away a replay of the same webhook
+     * or record, so the retention outlasts the systems' retries (days); a record read again after it
+     * is applied again and found unchanged. Failed changes stay with their dead letters. Answers how many.
+     */
+    public int expire() {
+        Instant before = clock.instant().minus(retention);
+        int total = 0;
+        int deleted;
+        do {
+            // in batches: one statement over millions of rows (after an initial sync) would hold its locks for long
+            deleted = jdbc.update("DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE state = 'done' "
+                    + "AND processed_at < :before ORDER BY id LIMIT :batch)",
+                    Map.of("before", Links.at(before), "batch", EXPIRE_BATCH));
+            total += deleted;
+        } while (deleted == EXPIRE_BATCH);
+        return total;
     }
 
     /** Changes not yet applied. */

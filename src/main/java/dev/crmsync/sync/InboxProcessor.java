@@ -10,9 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,6 +18,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.sync.Inbox.Change;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +50,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private final Links links;
     private final ObjectMapper json;
     private final MeterRegistry meters;
+    private final ProviderActivity activity;
     private final int batchSize;
     private final int maxAttempts;
     private final Duration lease;
@@ -59,7 +59,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private volatile boolean stopping;
 
     public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, SyncRuns runs, BeanFactory beans, Mappings mappings,
-                          Links links, ObjectMapper json, MeterRegistry meters,
+                          Links links, ObjectMapper json, MeterRegistry meters, ProviderActivity activity,
                           @Value("${crmsync.sync.batch-size:500}") int batchSize,
                           @Value("${crmsync.sync.workers:4}") int workers,
                           @Value("${crmsync.sync.max-attempts:5}") int maxAttempts,
@@ -71,16 +71,13 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
         this.links = links;
         this.json = json;
         this.meters = meters;
+        this.activity = activity;
         this.deadLetters = deadLetters;
         this.runs = runs;
         this.batchSize = batchSize;
         this.maxAttempts = maxAttempts;
         this.lease = lease;
-        this.workers = Executors.newFixedThreadPool(workers, r -> {
-            Thread thread = new Thread(r, "crmsync-sync");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.workers = Pools.fixed("crmsync-sync", workers);
     }
 
     /** Applies batches until the inbox is empty; returns how many changes were applied. */
@@ -170,8 +167,8 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
                 return;
             }
             try {
-                Map<String, JsonNode> records = client.fetch(first.objectType(),
-                        changes.stream().map(Change::externalId).distinct().toList());
+                Map<String, JsonNode> records = activity.timed(first.sourceSystem(), () -> client.fetch(first.objectType(),
+                        changes.stream().map(Change::externalId).distinct().toList()));
                 Mapping mapping = mappings.get(mappingName);
                 for (Change change : changes) {
                     JsonNode record = records.get(change.externalId());
@@ -230,15 +227,12 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
 
     /**
      * Gives back what this process claimed and did not apply, so the next start takes it at once
-     * rather than after the claim's lease. Workers are not interrupted: that closes H2's file.
+     * rather than after the claim's lease.
      */
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        workers.shutdown();
-        if (!workers.awaitTermination(10, TimeUnit.SECONDS)) {
-            workers.shutdownNow();
-        }
+        Pools.finish(workers, Duration.ofSeconds(10));
         inbox.release(worker);
     }
 }

@@ -40,6 +40,9 @@ public class OutboxDelivery implements DisposableBean {
     static final String FOUND_IN = "found in ";
     static final String DELETED_IN = "the record was deleted in ";
 
+    /** The payload of an outbox delete that erases the person (see {@link Delivery#isErasure()}). */
+    public static final String ERASE = "{\"erase\":true}";
+
     private final NamedParameterJdbcTemplate jdbc;
     private final ContactStore contacts;
     private final Links links;
@@ -78,7 +81,7 @@ public class OutboxDelivery implements DisposableBean {
         Instant now = clock.instant();
         // a contact whose earlier delivery is still on its way (waiting out retries) waits for it: sent
         // alongside, the older one could land last and leave the system with stale values
-        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts FROM outbox o "
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts, payload FROM outbox o "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
                         + "OR (state = 'claimed' AND claimed_at < :expired)) AND NOT EXISTS (SELECT 1 FROM outbox f "
                         + "WHERE f.contact_id = o.contact_id AND f.target_system = :system AND f.state = 'claimed' "
@@ -87,7 +90,12 @@ public class OutboxDelivery implements DisposableBean {
                         .addValue("expired", Links.at(now.minus(LEASE))).addValue("limit", limit));
         Map<String, Map<String, Object>> latest = new LinkedHashMap<>();
         List<Long> superseded = new ArrayList<>();
+        java.util.Set<String> erasing = new java.util.HashSet<>();
         for (Map<String, Object> row : rows) {
+            if (ERASE.equals(row.get("payload"))) {
+                // a later row of the same contact supersedes this one, but the delete must still erase
+                erasing.add((String) row.get("contact_id"));
+            }
             Map<String, Object> previous = latest.put((String) row.get("contact_id"), row);
             if (previous != null) {
                 superseded.add(((Number) previous.get("id")).longValue());
@@ -106,6 +114,9 @@ public class OutboxDelivery implements DisposableBean {
                     linked.getOrDefault(contactId, List.of()));
             if (delivery != null && ((Number) row.get("attempts")).intValue() > 0) {
                 delivery.retried();
+            }
+            if (delivery != null && delivery.getOperation().equals("delete") && erasing.contains(contactId)) {
+                delivery.erase();
             }
             if (delivery == null) {
                 nothingToDo.add(id);
@@ -228,7 +239,7 @@ public class OutboxDelivery implements DisposableBean {
             jdbc.update("UPDATE outbox SET state = 'pending', next_attempt_at = :until, attempts = attempts - 1, "
                             + "last_error = :why WHERE id = :id",
                     new MapSqlParameterSource("id", delivery.getOutboxId()).addValue("until", Links.at(delivery.getDeferredUntil()))
-                            .addValue("why", "waiting for " + delivery.getSystem() + " to resume"));
+                            .addValue("why", waiting(delivery.getSystem())));
             meters.counter("crmsync.delivery.deferred", "system", delivery.getSystem()).increment();
             return;
         }
@@ -307,6 +318,19 @@ public class OutboxDelivery implements DisposableBean {
     public void destroy() {
         jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL WHERE state = 'claimed' AND claimed_by = :worker",
                 Map.of("worker", worker));
+    }
+
+    /** A provider's pause ended early: the rows it deferred to the pause's end are due now. */
+    @Transactional
+    public int resumed(String system) {
+        Instant now = clock.instant();
+        return jdbc.update("UPDATE outbox SET next_attempt_at = :now WHERE target_system = :system AND state = 'pending' "
+                        + "AND next_attempt_at > :now AND last_error = :why",
+                new MapSqlParameterSource("system", system).addValue("now", Links.at(now)).addValue("why", waiting(system)));
+    }
+
+    private static String waiting(String system) {
+        return "waiting for " + system + " to resume";
     }
 
     /** Rows not yet delivered, per system. */

@@ -12,6 +12,7 @@ import dev.crmsync.mapping.Mapping.RemoteRecord;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.provider.ProviderPausedException;
 import dev.crmsync.provider.ProviderPauses;
 import org.springframework.beans.factory.BeanFactory;
@@ -42,6 +43,7 @@ public class Poller {
     private final io.micrometer.core.instrument.MeterRegistry meters;
     private final ProviderPauses pauses;
     private final Links links;
+    private final ProviderActivity activity;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Poller.class);
 
     public Poller(CrmSyncProperties properties, BeanFactory beans, Mappings mappings, Inbox inbox,
@@ -49,7 +51,9 @@ public class Poller {
                   @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                   @Value("${crmsync.sync.poll-max-pages:100}") int maxPages,
                   @Value("${crmsync.sync.poll-overlap:PT2S}") Duration overlap,
-                  io.micrometer.core.instrument.MeterRegistry meters, ProviderPauses pauses, Links links) {
+                  io.micrometer.core.instrument.MeterRegistry meters, ProviderPauses pauses, Links links,
+                  ProviderActivity activity) {
+        this.activity = activity;
         this.pauses = pauses;
         this.links = links;
         this.meters = meters;
@@ -110,7 +114,9 @@ public class Poller {
         String afterId = null;
         int accepted = 0;
         for (int pages = 0; pages < maxPages; pages++) {
-            Page page = client.changedSince(object, since, afterId, limit);
+            Instant from = since;
+            String after = afterId;
+            Page page = activity.timed(system, () -> client.changedSince(object, from, after, limit));
             accepted += store(system, object, mapping, page);
             if (!page.hasNext()) {
                 break;
@@ -118,6 +124,7 @@ public class Poller {
             since = page.nextSince();
             afterId = page.nextAfterId();
         }
+        activity.polled(system);
         return accepted;
     }
 

@@ -46,14 +46,15 @@ public class SyncEngine {
     private final Outbox outbox;
     private final Inbox inbox;
     private final Mappings mappings;
+    private final ErasedRecords erased;
     private final ObjectMapper json;
     private final Clock clock;
     private final MeterRegistry meters;
     private final boolean authoritativeDeletes;
 
     public SyncEngine(ContactStore contacts, ContactService service, Links links, Conflicts conflicts, Outbox outbox,
-                      Inbox inbox, Mappings mappings, ObjectMapper json, Clock clock, MeterRegistry meters,
-                      @Value("${crmsync.sync.deletes:authoritative}") String deletes) {
+                      Inbox inbox, Mappings mappings, ErasedRecords erased, ObjectMapper json, Clock clock,
+                      MeterRegistry meters, @Value("${crmsync.sync.deletes:authoritative}") String deletes) {
         this.contacts = contacts;
         this.service = service;
         this.links = links;
@@ -61,6 +62,7 @@ public class SyncEngine {
         this.outbox = outbox;
         this.inbox = inbox;
         this.mappings = mappings;
+        this.erased = erased;
         this.json = json;
         this.clock = clock;
         this.meters = meters;
@@ -92,6 +94,13 @@ public class SyncEngine {
         Instant remoteTime = record.modifiedAt() != null ? record.modifiedAt() : change.remoteModifiedAt();
         Source source = new Source(system, null, remoteTime);
         Optional<Link> link = links.find(system, change.objectType(), change.externalId());
+        if (link.isEmpty() && erased.contains(system, change.objectType(), change.externalId())) {
+            // the record of an erased person (a CRM that kept it, a late webhook): neither the person nor
+            // the payload that names them comes back
+            inbox.forgetPayload(change.id());
+            meters.counter("crmsync.sync.erased-ignored", "system", system).increment();
+            return Outcome.STALE_IGNORED;
+        }
         Contact contact = link.map(l -> follow(l.contactId())).orElse(null);
         if (!record.deleted() && record.modifiedAt() != null && link.map(Link::remoteModifiedAt)
                 .filter(known -> record.modifiedAt().isBefore(known)).isPresent()) {
@@ -134,6 +143,11 @@ public class SyncEngine {
             }
         }
         if (contact != null && contact.isDeleted()) {
+            if (erased.erasing(contact.id())) {
+                // the person is being erased and their deletes are already on the way: not revived, not
+                // linked again, and no second delete that would only archive what the first erases
+                return Outcome.STALE_IGNORED;
+            }
             boolean newerThanDelete = remoteTime != null && remoteTime.isAfter(contact.deletedAt());
             if (authoritativeDeletes || !newerThanDelete) {
                 // a stale update or a re-import never brings a tombstone back; the system gets the delete again
@@ -241,14 +255,26 @@ public class SyncEngine {
                 survivor = links.find(system, object, survivorId);
                 outcome = Outcome.MERGED;
             } else if (!loser.get().contactId().equals(survivor.get().contactId())) {
-                mergeContacts(survivor.get().contactId(), loser.get().contactId(), new Source(system, null));
+                mergeContacts(survivor.get().contactId(), loser.get().contactId(), new Source(system, null), true);
                 outcome = Outcome.MERGED;
             }
         }
         return outcome;
     }
 
-    private void mergeContacts(String survivorId, String loserId, Source source) {
+    /**
+     * Makes two hub contacts one: the loser becomes a tombstone pointing at the survivor, its links
+     * move to the survivor where the survivor has none in that system (else its record there is
+     * deleted), and the survivor's empty fields take the loser's values. The caller brings the
+     * transaction; nothing happens when either is deleted.
+     */
+    @Transactional(propagation = org.springframework.transaction.annotation.Propagation.MANDATORY)
+    public void mergeContacts(String survivorId, String loserId, Source source) {
+        mergeContacts(survivorId, loserId, source, false);
+    }
+
+    /** {@code remote}: a system merged the two records, so a loser merged into a deleted survivor ends too. */
+    private void mergeContacts(String survivorId, String loserId, Source source, boolean remote) {
         // lock in id order so two merges of the same pair cannot deadlock
         Contact first = lock(survivorId.compareTo(loserId) < 0 ? survivorId : loserId);
         Contact second = lock(survivorId.compareTo(loserId) < 0 ? loserId : survivorId);
@@ -258,9 +284,11 @@ public class SyncEngine {
             return;
         }
         if (survivor.isDeleted()) {
-            // merged into a person deleted meanwhile: the merged record is gone from the system, so the
-            // person ends here too (and in the other systems) rather than coming back as someone else
-            service.tombstone(loser, source, survivor.id());
+            if (remote) {
+                // merged into a person deleted meanwhile: the merged record is gone from the system, so the
+                // person ends here too (and in the other systems) rather than coming back as someone else
+                service.tombstone(loser, source, survivor.id());
+            }
             return;
         }
         Map<String, Object> fill = new HashMap<>();

@@ -1,6 +1,7 @@
 package dev.crmsync.sync;
 
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -37,17 +38,16 @@ public class SyncRunApi {
         String system = message.getHeader("system", String.class);
         JsonNode body = JsonBody.read(json, message.getBody(byte[].class),
                 "send {\"type\": \"initial\"}, \"incremental\" or \"reconcile\"");
-        String type = body.path("type").asText("");
-        if (!SyncRuns.TYPES.contains(type)) {
-            throw new ApiProblem(400, "type: is initial, incremental or reconcile, not '" + body.path("type") + "'",
-                    java.util.List.of(ApiProblem.FieldError.of("type", "is initial, incremental or reconcile")));
-        }
-        Run run = start(system, type, Caller.name(message));
+        Run run = start(system, body.path("type").asText(""), Caller.of(message));
         Replies.json(message, json, 202, run.toJson(clock.instant()), Map.of("Location", "/api/sync/runs/" + run.id()));
     }
 
     /** Starts a run; for the API and the JMX operation alike. */
     public Run start(String system, String type, String requestedBy) {
+        if (!SyncRuns.TYPES.contains(type)) {
+            throw new ApiProblem(400, "type: is initial, incremental or reconcile, not '" + type + "'",
+                    List.of(ApiProblem.FieldError.of("type", "is initial, incremental or reconcile")));
+        }
         CrmSyncProperties.Provider provider = properties.providers().get(system);
         if (provider == null) {
             throw ApiProblem.notFound("no provider is named '" + system + "'");
@@ -77,17 +77,24 @@ public class SyncRunApi {
         Replies.json(message, json, 200, find(message).toJson(clock.instant()), Map.of());
     }
 
-    /** Cancels a run: it reads no further page; the changes it already stored are still applied. */
     public void cancel(Message message) {
-        Run run = find(message);
+        Replies.json(message, json, 200, cancel(message.getHeader("id", String.class)).toJson(clock.instant()), Map.of());
+    }
+
+    /** Cancels a run: it reads no further page; the changes it already stored are still applied. */
+    public Run cancel(String id) {
+        Run run = find(id);
         if (!runs.cancel(run.id())) {
             throw new ApiProblem(409, "run " + run.id() + " has already ended: " + run.state());
         }
-        Replies.json(message, json, 200, runs.find(run.id()).orElseThrow().toJson(clock.instant()), Map.of());
+        return find(id);
     }
 
     private Run find(Message message) {
-        String id = message.getHeader("id", String.class);
+        return find(message.getHeader("id", String.class));
+    }
+
+    private Run find(String id) {
         return runs.find(id).orElseThrow(() -> ApiProblem.notFound("no sync run has id " + id));
     }
 

@@ -7,14 +7,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -25,6 +22,7 @@ import dev.crmsync.mapping.Mapping.RemoteRecord;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.CrmClient.Page;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.provider.ProviderPausedException;
 import dev.crmsync.sync.SyncRuns.Run;
 import org.slf4j.Logger;
@@ -55,6 +53,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
 
     private static final Logger LOG = LoggerFactory.getLogger(SyncRunner.class);
     private static final int FETCH_TRIES = 5;
+    private static final String SWEEP_KEY = "reconcile:";
 
     private final SyncRuns runs;
     private final Poller poller;
@@ -67,6 +66,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     private final TransactionTemplate transaction;
     private final ObjectMapper json;
     private final Clock clock;
+    private final ProviderActivity activity;
     private final int pageSize;
     private final double maxDeleteShare;
     private final Duration retryDelay;
@@ -76,10 +76,11 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
 
     public SyncRunner(SyncRuns runs, Poller poller, Inbox inbox, Mappings mappings, Outbox outbox,
                       CrmSyncProperties properties, BeanFactory beans, NamedParameterJdbcTemplate jdbc,
-                      TransactionTemplate transaction, ObjectMapper json, Clock clock,
+                      TransactionTemplate transaction, ObjectMapper json, Clock clock, ProviderActivity activity,
                       @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                       @Value("${crmsync.sync.reconcile-max-delete-share:0.25}") double maxDeleteShare,
                       @Value("${crmsync.sync.run-retry-delay:PT1S}") Duration retryDelay) {
+        this.activity = activity;
         this.runs = runs;
         this.poller = poller;
         this.inbox = inbox;
@@ -94,11 +95,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
         this.pageSize = pageSize;
         this.maxDeleteShare = maxDeleteShare;
         this.retryDelay = retryDelay;
-        this.executor = Executors.newCachedThreadPool(task -> {
-            Thread thread = new Thread(task, "crmsync-sync-run");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.executor = Pools.cached("crmsync-sync-run");
     }
 
     /**
@@ -143,11 +140,13 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                 Checkpoint start = checkpoint != null && checkpoint.object().equals(object) ? checkpoint : start(run, object);
                 read(run, provider, object, start);
                 if (run.type().equals("reconcile")) {
-                    repaired.merge("remoteDeleted", sweep(run, object), Long::sum);
+                    sweep(run, object);
                 }
             }
             if (run.type().equals("reconcile")) {
-                repaired.put("missed", missed(run));
+                // counted from the inbox, so a run resumed after a stop still reports what it found before
+                repaired.put("remoteDeleted", inboxRows(run, "LIKE"));
+                repaired.put("missed", inboxRows(run, "NOT LIKE"));
                 repaired.put("resent", resend(run, provider));
             }
             runs.fetched(run.id(), repaired);
@@ -211,7 +210,10 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
             throws InterruptedException {
         for (int attempt = 1; ; attempt++) {
             try {
-                return client.changedSince(object, since, afterId, limit);
+                Page page = activity.timed(run.system(), () -> client.changedSince(object, since, afterId, limit));
+                // counts as the system's poll: while an initial run reads it, its scheduled polls stand aside
+                activity.polled(run.system());
+                return page;
             } catch (ProviderPausedException e) {
                 // a spent API limit: the run waits for it, as polls do
                 sleepUntil(e.resumeAt(), run);
@@ -236,7 +238,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     }
 
     private void checkActive(Run run) {
-        if (stopping || !runs.find(run.id()).map(Run::active).orElse(false)) {
+        if (stopping || !runs.isActive(run.id())) {
             throw new Stopped();
         }
     }
@@ -287,7 +289,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
      * would delete more than its share of the system's people fails instead: a listing that came
      * back short (a changed permission, a filter) must not delete people everywhere.
      */
-    private long sweep(Run run, String object) {
+    private void sweep(Run run, String object) {
         MapSqlParameterSource parameters = new MapSqlParameterSource("run", run.id()).addValue("system", run.system())
                 .addValue("object", object).addValue("started", Links.at(run.startedAt() != null ? run.startedAt() : run.createdAt()));
         String unseen = " FROM contact_link l JOIN contact c ON c.id = l.contact_id WHERE l.system = :system "
@@ -295,7 +297,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                 + "AND l.created_at < :started AND c.deleted_at IS NULL AND c.merged_into IS NULL";
         long gone = jdbc.queryForObject("SELECT COUNT(*)" + unseen, parameters, Long.class);
         if (gone == 0) {
-            return 0;
+            return;
         }
         long linked = jdbc.queryForObject("SELECT COUNT(*) FROM contact_link WHERE system = :system AND object_type = :object",
                 parameters, Long.class);
@@ -305,20 +307,19 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                     + "): nothing was deleted");
         }
         Instant now = clock.instant();
-        long accepted = 0;
         for (String externalId : jdbc.queryForList("SELECT l.external_id" + unseen, parameters, String.class)) {
-            if (inbox.accept("reconcile:" + run.id() + ":" + run.system() + ":" + object + ":" + externalId, run.system(),
-                    object, externalId, "delete", null, now, run.id())) {
-                accepted++;
-            }
+            inbox.accept(SWEEP_KEY + run.id() + ":" + run.system() + ":" + object + ":" + externalId, run.system(),
+                    object, externalId, "delete", null, now, run.id());
         }
-        return accepted;
     }
 
-    /** Changes the reconcile read that the hub had not seen: what webhooks and polls missed. */
-    private long missed(Run run) {
-        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE run_id = :run AND idempotency_key NOT LIKE 'reconcile:%'",
-                Map.of("run", run.id()), Long.class);
+    /**
+     * The run's changes whose key is ({@code LIKE}) or is not ({@code NOT LIKE}) a sweep's: the deletes
+     * it found, or the changes it read that the hub had not seen (what webhooks and polls missed).
+     */
+    private long inboxRows(Run run, String like) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE run_id = :run AND idempotency_key " + like + " :sweep",
+                Map.of("run", run.id(), "sweep", SWEEP_KEY + "%"), Long.class);
     }
 
     /** Live contacts the system has no record of and nothing on the way to: sent to it again. */
@@ -343,17 +344,11 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
         stopping = true;
     }
 
-    /**
-     * Lets each run finish the page in hand: interrupting a thread inside H2 closes its database
-     * file. What is not committed is read again when the run resumes.
-     */
+    /** Lets each run finish the page in hand; what is not committed is read again when the run resumes. */
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        executor.shutdown();
-        if (!executor.awaitTermination(15, TimeUnit.SECONDS)) {
-            executor.shutdownNow();
-        }
+        Pools.finish(executor, Duration.ofSeconds(15));
     }
 
     /** Leaves a run that was cancelled, or whose service is stopping, where it stands. */

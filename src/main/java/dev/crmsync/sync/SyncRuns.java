@@ -59,12 +59,16 @@ public class SyncRuns {
             json.put("recordsPerSecond", rate == null ? null : Math.round(rate * 10) / 10.0);
             json.put("cursor", cursor);
             json.put("requestedBy", requestedBy);
-            json.put("createdAt", createdAt);
-            json.put("startedAt", startedAt);
-            json.put("endedAt", endedAt);
+            json.put("createdAt", text(createdAt));
+            json.put("startedAt", text(startedAt));
+            json.put("endedAt", text(endedAt));
             json.put("errors", errors);
             return json;
         }
+    }
+
+    private static String text(Instant at) {
+        return at == null ? null : at.toString();
     }
 
     /** A run of that kind is already active for the system. */
@@ -130,6 +134,12 @@ public class SyncRuns {
     /** Active runs, without their outcomes counted. */
     public List<Run> active() {
         return jdbc.query("SELECT * FROM sync_run WHERE active_key IS NOT NULL ORDER BY created_at", Map.of(), this::run);
+    }
+
+    /** Whether the run is still active (not ended, not cancelled): read before each page, so cheap. */
+    public boolean isActive(String id) {
+        return !jdbc.queryForList("SELECT id FROM sync_run WHERE id = :id AND active_key IS NOT NULL", Map.of("id", id),
+                String.class).isEmpty();
     }
 
     /** Cancels an active run; false when it had already ended. */

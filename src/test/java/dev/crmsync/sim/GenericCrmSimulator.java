@@ -113,6 +113,10 @@ import com.sun.net.httpserver.HttpExchange;
  *   <dt>{@code DELETE /api/contacts/{id}}</dt>
  *   <dd>204; 404 unknown; 410 already deleted. The record stays as a tombstone, its fields kept,
  *   with {@code "Deleted":true} and a new {@code LastModified}, so the listing reports it.</dd>
+ *
+ *   <dt>{@code DELETE /api/contacts/{id}?permanent=true}</dt>
+ *   <dd>204; 404 unknown. A privacy delete: the record, live or a tombstone, is removed for good, and
+ *   neither the listing nor a read knows it afterwards.</dd>
  * </dl>
  * Other methods on those paths answer {@code 405 {"error":"method_not_allowed",...}} with
  * {@code Allow}; other paths {@code 404 {"error":"not_found",...}}.
@@ -397,16 +401,19 @@ public final class GenericCrmSimulator extends SimulatorServer {
     }
 
     /**
-     * Removes a record without a trace, as a CRM does when its recycle bin is emptied: no tombstone,
-     * so a reader of changes never learns of it. Answers whether it was there.
+     * Removes a record for good, deleted or not, as a CRM's privacy (GDPR) delete does: neither the
+     * listing nor a read knows it afterwards.
+     *
+     * @throws NoSuchElementException for an unknown id
      */
-    public boolean purge(String id) {
+    public void erase(String id) {
         synchronized (lock) {
-            Stored current = byId.remove(id);
-            if (current != null) {
-                byKeyset.remove(current);
+            Stored current = byId.get(id);
+            if (current == null) {
+                throw new NotFound("No contact " + id);
             }
-            return current != null;
+            byId.remove(id);
+            byKeyset.remove(current);
         }
     }
 
@@ -649,7 +656,11 @@ public final class GenericCrmSimulator extends SimulatorServer {
                 }
                 case "PATCH" -> Reply.json(200, patch(id, body(exchange)));
                 case "DELETE" -> {
-                    delete(id);
+                    if ("true".equals(query(exchange).get("permanent"))) {
+                        erase(id);
+                    } else {
+                        delete(id);
+                    }
                     yield Reply.empty(204);
                 }
                 default -> notAllowed(method, path, "GET, PATCH, DELETE");

@@ -224,6 +224,21 @@ class GenericCrmSimulatorTest {
     }
 
     @Test
+    void aPermanentDeleteRemovesALiveRecordOrATombstoneForGood() {
+        crm.seedDemo(3);
+        assertThat(api.delete("/api/contacts/c-000003").status()).isEqualTo(204);
+
+        assertThat(api.delete("/api/contacts/c-000002?permanent=true").status()).isEqualTo(204);
+        assertThat(api.delete("/api/contacts/c-000003?permanent=true").status()).isEqualTo(204);
+
+        assertThat(api.get("/api/contacts/c-000002").status()).isEqualTo(404);
+        assertThat(api.delete("/api/contacts/c-000002?permanent=true").status()).isEqualTo(404);
+        assertThat(walk(100, null).ids()).containsExactly("c-000001");
+        assertThat(api.get("/api/contacts?email=liam.garcia@example.com").json().get("records")).isEmpty();
+        assertThat(crm.records()).extracting(r -> r.get("Id")).containsExactly("c-000001");
+    }
+
+    @Test
     void userEditsInTheCrmBumpLastModifiedAndShowUpInTheChangedSinceListing() {
         ManualClock clock = crm.freezeClock(Instant.parse("2026-11-22T21:00:00Z"));
         crm.seedDemo(3);

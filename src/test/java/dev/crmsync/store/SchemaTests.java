@@ -42,7 +42,8 @@ abstract class SchemaTests extends OnEachDatabase {
                 + "WHERE LOWER(table_schema) = 'public' AND table_type IN ('BASE TABLE', 'TABLE')", String.class);
 
         assertThat(tables).containsExactlyInAnyOrder("contact", "contact_history", "contact_link", "inbox", "outbox",
-                "dead_letter", "sync_run", "sync_cursor", "conflict", "flyway_schema_history");
+                "dead_letter", "sync_run", "sync_cursor", "conflict", "erasure", "erased_record", "erasure_key",
+                "flyway_schema_history");
         for (String table : StoreContext.TABLES) {
             assertThat(store.count(table)).as("rows in " + table).isZero();
         }
@@ -53,7 +54,8 @@ abstract class SchemaTests extends OnEachDatabase {
         java.util.List<Map<String, Object>> applied = store.sql().queryForList(
                 "SELECT version, script, success FROM flyway_schema_history WHERE version IS NOT NULL ORDER BY installed_rank");
         assertThat(applied).extracting(row -> row.get("script"))
-                .containsExactly("V1__contact_store.sql", "V2__contact_match_keys.sql", "V3__inbox_fetch.sql");
+                .containsExactly("V1__contact_store.sql", "V2__contact_match_keys.sql", "V3__inbox_fetch.sql",
+                        "V4__sync_runs.sql", "V5__erasure.sql", "V8__link_written_at.sql");
         assertThat(applied).allSatisfy(row -> assertThat(row.get("success")).isEqualTo(true));
 
         MigrateResult again = store.bean(Flyway.class).migrate();
@@ -251,7 +253,58 @@ abstract class SchemaTests extends OnEachDatabase {
         assertThat(store.sql().queryForObject("SELECT state FROM sync_run", String.class)).isEqualTo("processing");
     }
 
+    // ---- erasure: the contact id only while pending, one pending erasure per contact
+
+    @Test
+    void databaseRefusesAnErasureThatKeepsItsContactIdOnceCompleted() {
+        insertErasure("e1", "contact", "pending", "c1");
+
+        assertRefusedBy("erasure_contact_id_only_while_pending",
+                () -> sql.update("UPDATE erasure SET state = 'completed' WHERE id = 'e1'", Map.of()));
+        assertRefusedBy("erasure_contact_id_only_while_pending", () -> insertErasure("e2", "contact", "pending", null));
+        assertRefusedBy("erasure_contact_id_only_while_pending", () -> insertErasure("e3", "tombstones", "pending", "c2"));
+        sql.update("UPDATE erasure SET state = 'completed', contact_id = NULL, subject_hash = 'h' WHERE id = 'e1'", Map.of());
+
+        assertThat(store.sql().queryForList("SELECT id || ' ' || state || ' ' || COALESCE(contact_id, '-') FROM erasure",
+                String.class)).containsExactly("e1 completed -");
+    }
+
+    @Test
+    void databaseAllowsOnePendingErasurePerContact() {
+        insertErasure("e1", "contact", "pending", "c1");
+
+        assertDuplicateIn("erasure_one_pending_per_contact", () -> insertErasure("e2", "contact", "pending", "c1"));
+        insertErasure("e3", "contact", "pending", "c2");
+        insertErasure("e4", "tombstones", "completed", null);
+        insertErasure("e5", "tombstones", "pending", null);
+
+        assertThat(store.sql().queryForList("SELECT id FROM erasure ORDER BY id", String.class))
+                .containsExactly("e1", "e3", "e4", "e5");
+    }
+
+    @Test
+    void databaseRefusesAnErasedRecordOfNoErasureAndASecondCopyOfOne() {
+        insertErasure("e1", "tombstones", "completed", null);
+        sql.update("INSERT INTO erased_record (key_hash, erasure_id, erased_at) VALUES ('k1', 'e1', :at)", Map.of("at", T0));
+
+        assertRefusedBy("erasure", () -> sql.update("INSERT INTO erased_record (key_hash, erasure_id, erased_at) "
+                + "VALUES ('k2', 'missing', :at)", Map.of("at", T0)));
+        assertThatThrownBy(() -> sql.update("INSERT INTO erased_record (key_hash, erasure_id, erased_at) "
+                + "VALUES ('k1', 'e1', :at)", Map.of("at", T0))).isInstanceOf(DuplicateKeyException.class);
+        assertRefusedBy("erasure_key_single_row",
+                () -> sql.update("INSERT INTO erasure_key (id, salt) VALUES (2, 'ab')", Map.of()));
+
+        assertThat(store.sql().queryForList("SELECT key_hash FROM erased_record", String.class)).containsExactly("k1");
+    }
+
     // ---- helpers
+
+    private void insertErasure(String id, String kind, String state, String contactId) {
+        sql.update("INSERT INTO erasure (id, kind, state, contact_id, requested_by, requested_at) "
+                        + "VALUES (:id, :kind, :state, :contact, 'tester', :at)",
+                new MapSqlParameterSource().addValue("id", id).addValue("kind", kind).addValue("state", state)
+                        .addValue("contact", contactId).addValue("at", T0));
+    }
 
     private void insertContact(String id, String email, String emailKey, String phone, OffsetDateTime deletedAt) {
         sql.update("INSERT INTO contact (id, email, email_key, phone, version, created_at, updated_at, deleted_at) "

@@ -42,7 +42,7 @@ public final class StoreContext implements AutoCloseable {
 
     /** Every table V1 creates, children before parents. */
     public static final List<String> TABLES = List.of("conflict", "contact_link", "contact_history", "outbox",
-            "dead_letter", "inbox", "sync_run", "sync_cursor", "contact");
+            "dead_letter", "inbox", "sync_run", "sync_cursor", "contact", "erased_record", "erasure");
 
     private final TestDatabase database;
     private final HikariDataSource dataSource;

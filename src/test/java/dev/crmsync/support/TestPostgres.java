@@ -31,6 +31,14 @@ public final class TestPostgres {
         return server().getJdbcUrl("postgres", name);
     }
 
+    /** A fresh database as the service's datasource. */
+    public static void register(org.springframework.test.context.DynamicPropertyRegistry registry) {
+        String url = newDatabase();
+        registry.add("spring.datasource.url", () -> url);
+        registry.add("spring.datasource.username", () -> "postgres");
+        registry.add("spring.datasource.password", () -> "postgres");
+    }
+
     public static DataSource dataSource(String url) {
         org.postgresql.ds.PGSimpleDataSource dataSource = new org.postgresql.ds.PGSimpleDataSource();
         dataSource.setUrl(url);

@@ -18,6 +18,7 @@ import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.Http.Reply;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.TwoCrms;
 import dev.crmsync.support.Simulated;
 import org.apache.camel.CamelContext;
 import org.junit.jupiter.api.AfterEach;
@@ -43,20 +44,13 @@ abstract class ContactSyncStatusTests {
     final GenericCrmSimulator sim1;
     final GenericCrmSimulator sim2;
 
-    ContactSyncStatusTests(GenericCrmSimulator[] crms) {
-        this.sim1 = crms[0];
-        this.sim2 = crms[1];
+    ContactSyncStatusTests(TwoCrms crms) {
+        this.sim1 = crms.crm1();
+        this.sim2 = crms.crm2();
     }
 
-    static GenericCrmSimulator[] simulators() {
-        return new GenericCrmSimulator[]{GenericCrmSimulator.builder().token("token-crm1").build().start(),
-                GenericCrmSimulator.builder().token("token-crm2").build().start()};
-    }
-
-    static void providers(DynamicPropertyRegistry registry, GenericCrmSimulator[] crms) {
-        Simulated.rest(registry, "crm1", crms[0]);
-        Simulated.rest(registry, "crm2", crms[1]);
-        Simulated.fastSync(registry);
+    static void providers(DynamicPropertyRegistry registry, TwoCrms crms) {
+        crms.wire(registry);
         // two waiting callers fill the places, so the test of the bound needs only three
         registry.add("crmsync.api.sync-contact-max-waiting", () -> "2");
     }

@@ -1,13 +1,13 @@
 package dev.crmsync.sync;
 
-import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.support.TwoCrms;
 import org.junit.jupiter.api.AfterAll;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
 class H2ContactSyncStatusTest extends ContactSyncStatusTests {
 
-    static final GenericCrmSimulator[] CRMS = simulators();
+    static final TwoCrms CRMS = TwoCrms.start();
 
     H2ContactSyncStatusTest() {
         super(CRMS);
@@ -20,7 +20,6 @@ class H2ContactSyncStatusTest extends ContactSyncStatusTests {
 
     @AfterAll
     static void stop() {
-        CRMS[0].stop();
-        CRMS[1].stop();
+        CRMS.stop();
     }
 }

@@ -1,6 +1,6 @@
 package dev.crmsync.sync;
 
-import dev.crmsync.sim.GenericCrmSimulator;
+import dev.crmsync.support.TwoCrms;
 import dev.crmsync.support.TestPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -9,7 +9,7 @@ import org.springframework.test.context.DynamicPropertySource;
 /** The same flows with the hub on a real PostgreSQL 17. */
 class PostgresSyncFlowTest extends SyncFlowTests {
 
-    static final GenericCrmSimulator[] CRMS = simulators();
+    static final TwoCrms CRMS = TwoCrms.start();
 
     PostgresSyncFlowTest() {
         super(CRMS);
@@ -18,15 +18,11 @@ class PostgresSyncFlowTest extends SyncFlowTests {
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         providers(registry, CRMS);
-        String url = TestPostgres.newDatabase();
-        registry.add("spring.datasource.url", () -> url);
-        registry.add("spring.datasource.username", () -> "postgres");
-        registry.add("spring.datasource.password", () -> "postgres");
+        TestPostgres.register(registry);
     }
 
     @AfterAll
     static void stop() {
-        CRMS[0].stop();
-        CRMS[1].stop();
+        CRMS.stop();
     }
 }

@@ -20,6 +20,7 @@ import dev.crmsync.sim.CallStats;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
+import dev.crmsync.support.TwoCrms;
 import dev.crmsync.support.Simulated;
 import org.apache.camel.CamelContext;
 import org.junit.jupiter.api.AfterEach;
@@ -44,20 +45,13 @@ abstract class SyncFlowTests {
     final GenericCrmSimulator crm1;
     final GenericCrmSimulator crm2;
 
-    SyncFlowTests(GenericCrmSimulator[] crms) {
-        this.crm1 = crms[0];
-        this.crm2 = crms[1];
+    SyncFlowTests(TwoCrms crms) {
+        this.crm1 = crms.crm1();
+        this.crm2 = crms.crm2();
     }
 
-    static GenericCrmSimulator[] simulators() {
-        return new GenericCrmSimulator[]{GenericCrmSimulator.builder().token("token-crm1").build().start(),
-                GenericCrmSimulator.builder().token("token-crm2").build().start()};
-    }
-
-    static void providers(DynamicPropertyRegistry registry, GenericCrmSimulator[] crms) {
-        Simulated.rest(registry, "crm1", crms[0]);
-        Simulated.rest(registry, "crm2", crms[1]);
-        Simulated.fastSync(registry);
+    static void providers(DynamicPropertyRegistry registry, TwoCrms crms) {
+        crms.wire(registry);
     }
 
     @LocalServerPort

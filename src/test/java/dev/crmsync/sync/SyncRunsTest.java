@@ -66,6 +66,9 @@ class SyncRunsTest {
     @Autowired
     JdbcTemplate jdbc;
 
+    @Autowired
+    Inbox inbox;
+
     @AfterEach
     void endRunsAndClearFaults() {
         crm1.faults().clear();
@@ -99,6 +102,7 @@ class SyncRunsTest {
         assertThat(run.get("created").asLong()).isEqualTo(450);
         assertThat(run.get("failed").asLong()).isZero();
         assertThat(run.get("recordsPerSecond").asDouble()).isPositive();
+        assertThat(java.time.Instant.parse(run.get("endedAt").asText())).isAfterOrEqualTo(java.time.Instant.parse(run.get("startedAt").asText()));
         assertThat(run.get("cursor").asText()).contains("\"finished\":true");
         assertEveryRecordCountedOnce(run);
         for (String email : emails) {
@@ -190,7 +194,7 @@ class SyncRunsTest {
 
         // gone from crm1 without a tombstone (an emptied recycle bin): no read of changes shows it
         String purged = emails.get(0);
-        crm1.purge(byEmail(crm1, purged).orElseThrow().get("Id").toString());
+        crm1.erase(byEmail(crm1, purged).orElseThrow().get("Id").toString());
         // changed while nothing reads crm1 (a lost webhook, a poll that is off)
         String missed = emails.get(1);
         crm1.update(byEmail(crm1, missed).orElseThrow().get("Id").toString(), Map.of("Title", "Seen by reconcile"));
@@ -223,7 +227,7 @@ class SyncRunsTest {
     void aReconcileThatWouldDeleteMostOfASystemFailsAndDeletesNothing() {
         List<String> emails = seed(crm1, "short-listing", 40);
         awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"initial\"}").json().get("id").asText());
-        crm1.records().stream().map(record -> record.get("Id").toString()).skip(5).forEach(crm1::purge);
+        crm1.records().stream().map(record -> record.get("Id").toString()).skip(5).forEach(crm1::erase);
 
         JsonNode run = awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"reconcile\"}").json().get("id").asText());
 
@@ -231,6 +235,29 @@ class SyncRunsTest {
         assertThat(run.get("errors").get(0).get("error").asText()).contains("reconcile-max-delete-share").contains("nothing was deleted");
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM contact WHERE deleted_at IS NOT NULL AND email IN ("
                 + String.join(",", emails.stream().map(e -> "'" + e + "'").toList()) + ")", Integer.class)).isZero();
+    }
+
+    @Test
+    @Order(5)
+    void appliedChangesOlderThanTheRetentionAreForgottenAndTheRestKept() {
+        List<String> emails = seed(crm1, "retention", 3);
+        String id = awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"incremental\"}").json().get("id").asText())
+                .get("id").asText();
+        String mine = "run_id = '" + id + "' AND external_id IN (" + String.join(",", emails.stream()
+                .map(email -> "'" + byEmail(crm1, email).orElseThrow().get("Id") + "'").toList()) + ")";
+        List<Long> rows = jdbc.queryForList("SELECT id FROM inbox WHERE " + mine + " ORDER BY id", Long.class);
+        assertThat(rows).hasSize(3);
+        jdbc.update("UPDATE inbox SET processed_at = processed_at - INTERVAL '15' DAY WHERE id IN (?, ?)", rows.get(0), rows.get(1));
+        jdbc.update("UPDATE inbox SET state = 'failed' WHERE id = ?", rows.get(1));
+        long before = jdbc.queryForObject("SELECT COUNT(*) FROM inbox", Long.class);
+
+        assertThat(inbox.expire()).isEqualTo(1);
+
+        assertThat(jdbc.queryForList("SELECT id FROM inbox WHERE " + mine + " ORDER BY id", Long.class))
+                .containsExactly(rows.get(1), rows.get(2));
+        assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM inbox", Long.class)).isEqualTo(before - 1);
+        assertThat(emails).allSatisfy(email -> assertThat(jdbc.queryForObject(
+                "SELECT COUNT(*) FROM contact WHERE email_key = ?", Integer.class, email)).isEqualTo(1));
     }
 
     @Test

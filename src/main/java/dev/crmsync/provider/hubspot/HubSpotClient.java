@@ -9,6 +9,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -62,6 +63,12 @@ public class HubSpotClient implements CrmClient {
                 json, meters, HubSpotClient::retryAfter);
         this.limit = new RollingRateLimiter(properties.rateLimit(), properties.rateLimitInterval());
         this.searchLimit = new RollingRateLimiter(properties.searchPerSecond(), Duration.ofSeconds(1));
+    }
+
+    /** The account's budget as this service spends it: every call of this provider goes through the limiter. */
+    @Override
+    public Optional<ApiUsage> apiUsage() {
+        return Optional.of(new ApiUsage(limit.used(), limit.max(), limit.interval()));
     }
 
     /** HubSpot's 429 may carry no Retry-After: then the rate-limit interval it names is waited out. */

@@ -18,6 +18,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
 import dev.crmsync.api.JsonBody;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.sync.Inbox;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
@@ -39,9 +40,12 @@ public class HubSpotWebhookIntake {
     private final ObjectMapper json;
     private final Clock clock;
     private final MeterRegistry meters;
+    private final ProviderActivity activity;
 
     public HubSpotWebhookIntake(String name, HubSpotProviderProperties properties, Inbox inbox,
-                                TransactionTemplate transaction, ObjectMapper json, Clock clock, MeterRegistry meters) {
+                                TransactionTemplate transaction, ObjectMapper json, Clock clock, MeterRegistry meters,
+                                ProviderActivity activity) {
+        this.activity = activity;
         this.name = name;
         this.properties = properties;
         this.inbox = inbox;
@@ -73,6 +77,7 @@ public class HubSpotWebhookIntake {
             return count;
         });
         meters.counter("crmsync.webhooks.events", "system", name).increment(events.size());
+        activity.heard(name);
         message.getHeaders().clear();
         message.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         message.setHeader(Exchange.CONTENT_TYPE, "application/json");

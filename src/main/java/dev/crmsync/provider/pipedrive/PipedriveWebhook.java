@@ -21,6 +21,7 @@ import dev.crmsync.api.Problems;
 import dev.crmsync.api.Replies;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.sync.Inbox;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
@@ -45,11 +46,14 @@ public class PipedriveWebhook {
     private final ObjectMapper json;
     private final MeterRegistry meters;
     private final Clock clock;
+    private final ProviderActivity activity;
     private final byte[] username;
     private final byte[] password;
 
     public PipedriveWebhook(String name, PipedriveProviderProperties properties, Inbox inbox, Mappings mappings,
-                            Problems problems, ObjectMapper json, MeterRegistry meters, Clock clock) {
+                            Problems problems, ObjectMapper json, MeterRegistry meters, Clock clock,
+                            ProviderActivity activity) {
+        this.activity = activity;
         this.name = name;
         this.properties = properties;
         this.inbox = inbox;
@@ -76,6 +80,7 @@ public class PipedriveWebhook {
             throw ApiProblem.notFound(name + " is not enabled (crmsync.providers." + name + ".enabled); the event was not stored");
         }
         JsonNode event = parse(message.getBody(byte[].class));
+        activity.heard(name);
         JsonNode meta = event.get("meta");
         String action = text(meta, "action");
         String entity = text(meta, "entity");

@@ -89,6 +89,19 @@ public class RestCrmClient implements CrmClient {
         delivery.sent(delivery.getExternalId(), null, false);
     }
 
+    /** A permanent delete on the erase path; a record already gone, even for good, counts as erased. */
+    @Override
+    public void erase(Delivery delivery) {
+        try {
+            send("DELETE", expand(properties.paths().erase(), Map.of("id", delivery.getExternalId())), null, "erase");
+        } catch (RemoteCallException e) {
+            if (e.status() != 404 && e.status() != 410) {
+                throw e;
+            }
+        }
+        delivery.sent(delivery.getExternalId(), null, false);
+    }
+
     @Override
     public Page changedSince(String objectType, Instant since, String afterId, int limit) {
         Map<String, String> variables = new java.util.HashMap<>();

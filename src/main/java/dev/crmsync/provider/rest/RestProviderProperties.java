@@ -26,6 +26,8 @@ public record RestProviderProperties(
             @DefaultValue("/api/contacts?email={email}") String findByEmail,
             @DefaultValue("/api/contacts") String create,
             @DefaultValue("/api/contacts/{id}") String update,
-            @DefaultValue("/api/contacts/{id}") String delete) {
+            @DefaultValue("/api/contacts/{id}") String delete,
+            // erasure of a person (DELETE /api/contacts/{id}?purge=true): the record removed for good
+            @DefaultValue("/api/contacts/{id}?permanent=true") String erase) {
     }
 }

@@ -250,6 +250,31 @@ class HubSpotFlowTest {
     }
 
     @Test
+    void aReconcileFindsAnArchivedContactAndAChangeWhoseWebhooksWereLost() {
+        String archived = email("archived");
+        String changed = email("changed");
+        String archivedId = id(HS.create(Map.of("email", archived, "lastname", "Archived")));
+        String changedId = id(HS.create(Map.of("email", changed, "lastname", "Changed")));
+        liveIn(CRM1, archived);
+        liveIn(CRM1, changed);
+        HS.webhooks().loseNext(100);
+        HS.delete(archivedId);
+        HS.update(changedId, Map.of("jobtitle", "Reconciled"));
+        HS.webhooks().keepAll();
+
+        String run = api.post("/api/sync/hubspot/runs", "{\"type\":\"reconcile\"}").json().get("id").asText();
+        JsonNode ended = await().atMost(PATIENCE).until(() -> api.get("/api/sync/runs/" + run).json(),
+                r -> !r.get("endedAt").isNull());
+
+        assertThat(ended.get("state").asText()).isEqualTo("completed");
+        assertThat(ended.get("repaired").get("remoteDeleted").asLong()).isPositive();
+        assertThat(ended.get("repaired").get("missed").asLong()).isPositive();
+        assertThat(hub(archived)).isNull();
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(byEmail(CRM1, archived).orElseThrow()).containsEntry("Deleted", true));
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(liveIn(CRM1, changed)).containsEntry("Title", "Reconciled"));
+    }
+
+    @Test
     void theSearchPollMovesItsLowerBoundInsteadOfPagingPastTenThousandResults() {
         HS.searchRateLimit(0);
         String batch = UUID.randomUUID().toString().substring(0, 8);

@@ -703,6 +703,13 @@ public final class HubSpotSimulator extends SimulatorServer {
         }
     }
 
+    /** How many contacts are live, without copying them (for a benchmark that watches a large portal fill up). */
+    public int liveCount() {
+        synchronized (lock) {
+            return (int) byId.values().stream().filter(s -> !s.archived()).count();
+        }
+    }
+
     /** The contact stored under this id, archived or not, without following a merge. */
     public Optional<Map<String, Object>> find(String id) {
         synchronized (lock) {

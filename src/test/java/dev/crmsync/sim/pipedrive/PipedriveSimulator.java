@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -236,6 +238,8 @@ public final class PipedriveSimulator extends SimulatorServer {
     private final Object lock = new Object();
     private final TreeMap<Long, Person> live = new TreeMap<>();
     private final TreeSet<Person> byUpdate = new TreeSet<>(BY_UPDATE);
+    /** Live persons' ids by lower-cased email: Pipedrive's exact email search is indexed, not a scan of every person. */
+    private final Map<String, Set<Long>> byEmail = new HashMap<>();
     private final LinkedHashMap<Long, Deletion> deletions = new LinkedHashMap<>();
     private long nextId = 1;
     private Instant latestStamp = Instant.EPOCH;
@@ -626,9 +630,15 @@ public final class PipedriveSimulator extends SimulatorServer {
     /** The live persons with this email (ignoring case), in id order. */
     public List<Map<String, Object>> findByEmail(String email) {
         synchronized (lock) {
-            return live.values().stream()
-                    .filter(p -> p.emails().stream().anyMatch(e -> e.value().equalsIgnoreCase(email)))
-                    .map(Person::view).toList();
+            return byEmail.getOrDefault(email.toLowerCase(Locale.ROOT), Set.of()).stream().sorted()
+                    .map(live::get).map(Person::view).toList();
+        }
+    }
+
+    /** How many persons are live, without copying them (for a benchmark that watches a large company fill up). */
+    public int liveCount() {
+        synchronized (lock) {
+            return live.size();
         }
     }
 
@@ -684,6 +694,7 @@ public final class PipedriveSimulator extends SimulatorServer {
         synchronized (lock) {
             live.clear();
             byUpdate.clear();
+            byEmail.clear();
             deletions.clear();
             nextId = 1;
             webhooks.clear();
@@ -736,6 +747,7 @@ public final class PipedriveSimulator extends SimulatorServer {
         Instant at = stamp();
         live.remove(id);
         byUpdate.remove(person);
+        unindex(person);
         deletions.put(id, new Deletion(id, at, mergedTo, person.view()));
         webhooks.emit("delete", id, mergedTo, TIMESTAMP.format(at), null, person.view());
         return person;
@@ -813,11 +825,25 @@ public final class PipedriveSimulator extends SimulatorServer {
     private void put(Person old, Person now) {
         if (old != null) {
             byUpdate.remove(old);
+            unindex(old);
         }
         live.put(now.id(), now);
         byUpdate.add(now);
+        for (Contact e : now.emails()) {
+            byEmail.computeIfAbsent(e.value().toLowerCase(Locale.ROOT), k -> new HashSet<>()).add(now.id());
+        }
         if (now.updateTime().isAfter(latestStamp)) {
             latestStamp = now.updateTime();
+        }
+    }
+
+    private void unindex(Person person) {
+        for (Contact e : person.emails()) {
+            String key = e.value().toLowerCase(Locale.ROOT);
+            Set<Long> ids = byEmail.get(key);
+            if (ids != null && ids.remove(person.id()) && ids.isEmpty()) {
+                byEmail.remove(key);
+            }
         }
     }
 
@@ -1382,7 +1408,11 @@ public final class PipedriveSimulator extends SimulatorServer {
         String t = term.toLowerCase(Locale.ROOT);
         List<Hit> hits = new ArrayList<>();
         synchronized (lock) {
-            for (Person p : live.values()) {
+            // an exact email search, the one the service makes before every create, reads the index
+            Iterable<Person> candidates = exact && fields.equals(Set.of("email"))
+                    ? byEmail.getOrDefault(t, Set.of()).stream().map(live::get).toList()
+                    : live.values();
+            for (Person p : candidates) {
                 if (org != null && !org.equals(p.orgId())) {
                     continue;
                 }

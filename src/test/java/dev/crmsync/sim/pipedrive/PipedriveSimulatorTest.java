@@ -475,6 +475,38 @@ class PipedriveSimulatorTest {
     }
 
     @Test
+    void exactEmailSearchFollowsEmailChangesDeletesAndMerges() {
+        long ada = id(pd.seed(person("Ada Lovelace", "ada@example.com")));
+        long bob = id(pd.seed(person("Bob Byron", "bob@example.com")));
+        long cy = id(pd.seed(person("Cy Young", "cy@example.com")));
+        long dee = id(pd.seed(person("Dee Dee", "dee@example.com")));
+
+        pd.update(ada, Map.of("emails", List.of(Map.of("value", "ada@new.example"))));
+        pd.delete(bob);
+        pd.merge(dee, cy);
+
+        assertThat(exactEmail("ada@example.com")).isEmpty();
+        assertThat(exactEmail("ADA@new.example")).containsExactly(ada);
+        assertThat(exactEmail("bob@example.com")).isEmpty();
+        assertThat(exactEmail("dee@example.com")).as("the merged person's email moved to the survivor").containsExactly(cy);
+        assertThat(pd.findByEmail("dee@example.com")).extracting(p -> p.get("id")).containsExactly(cy);
+
+        pd.reset();
+        assertThat(exactEmail("cy@example.com")).isEmpty();
+    }
+
+    private List<Long> exactEmail(String email) {
+        List<Long> ids = new java.util.ArrayList<>();
+        ok(api.get(PERSONS + "/search?term=" + enc(email) + "&fields=email&exact_match=true")).get("items")
+                .forEach(item -> ids.add(item.get("item").get("id").asLong()));
+        return ids;
+    }
+
+    private static long id(Map<String, Object> person) {
+        return ((Number) person.get("id")).longValue();
+    }
+
+    @Test
     void searchPagesByCursor() {
         pd.seedDemo(5);
         JsonNode firstPage = api.get(PERSONS + "/search?term=example.com&fields=email&limit=2").json();

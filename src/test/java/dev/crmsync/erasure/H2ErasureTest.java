@@ -1,0 +1,25 @@
+package dev.crmsync.erasure;
+
+import dev.crmsync.support.TwoCrms;
+import org.junit.jupiter.api.AfterAll;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+class H2ErasureTest extends ErasureTests {
+
+    static final TwoCrms CRMS = TwoCrms.start();
+
+    H2ErasureTest() {
+        super(CRMS);
+    }
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        providers(registry, CRMS);
+    }
+
+    @AfterAll
+    static void stop() {
+        CRMS.stop();
+    }
+}
