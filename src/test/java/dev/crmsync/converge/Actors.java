@@ -31,15 +31,20 @@ final class Actors {
     enum Outcome { ACKNOWLEDGED, REFUSED, SKIPPED }
 
     /** What an operation came to, and why when it was refused or skipped. */
-    record Result(Outcome outcome, String why) {
-        static final Result ACKNOWLEDGED = new Result(Outcome.ACKNOWLEDGED, null);
+    record Result(Outcome outcome, String why, Map<String, String> changed) {
+        static final Result ACKNOWLEDGED = new Result(Outcome.ACKNOWLEDGED, null, null);
+
+        /** An update acknowledged, with the values it really changed (setting a field to what it holds changes nothing). */
+        static Result changed(Map<String, String> values) {
+            return new Result(Outcome.ACKNOWLEDGED, null, values);
+        }
 
         static Result refused(String why) {
-            return new Result(Outcome.REFUSED, why);
+            return new Result(Outcome.REFUSED, why, null);
         }
 
         static Result skipped(String why) {
-            return new Result(Outcome.SKIPPED, why);
+            return new Result(Outcome.SKIPPED, why, null);
         }
     }
 
@@ -83,7 +88,7 @@ final class Actors {
             switch (op.kind()) {
                 case DELETE -> model.deleted(op, acked);
                 case MERGE -> model.merged(op, acked);
-                default -> model.acknowledged(op, issued, acked);
+                default -> model.acknowledged(op, result.changed() == null ? op.values() : result.changed(), issued, acked);
             }
         }
         return result;
@@ -113,8 +118,10 @@ final class Actors {
             return Result.ACKNOWLEDGED;
         }
         issueEmail(op);
+        Map<String, Object> record = sf.find(SalesforceSimulator.CONTACT, id.get()).orElseThrow();
+        Map<String, String> changed = changed(op.values(), field -> record.get(SALESFORCE_FIELDS.get(field)));
         sf.update(SalesforceSimulator.CONTACT, id.get(), salesforceFields(op.values()));
-        return Result.ACKNOWLEDGED;
+        return Result.changed(changed);
     }
 
     private Optional<String> salesforceId(int person) {
@@ -158,7 +165,11 @@ final class Actors {
             }
             default -> {
                 issueEmail(op);
+                Map<String, Object> contact = hs.find(id.get()).orElseThrow();
+                Map<String, String> changed = changed(op.values(),
+                        field -> HubSpotSimulator.property(contact, HUBSPOT_PROPERTIES.get(field)));
                 hs.update(id.get(), hubspotProperties(op.values()));
+                return Result.changed(changed);
             }
         }
         return Result.ACKNOWLEDGED;
@@ -198,7 +209,16 @@ final class Actors {
             }
             default -> {
                 issueEmail(op);
+                Map<String, Object> person = pd.find(id.get()).orElseThrow();
+                Map<String, String> changed = changed(op.values(), field -> switch (field) {
+                    case "email" -> primary(person.get("emails"));
+                    case "phone" -> primary(person.get("phones"));
+                    case "firstName" -> person.get("first_name");
+                    case "lastName" -> person.get("last_name");
+                    default -> null;
+                });
                 pd.update(id.get(), pipedriveFields(op.values()));
+                return Result.changed(changed);
             }
         }
         return Result.ACKNOWLEDGED;
@@ -252,30 +272,52 @@ final class Actors {
             return call.status() == 201 || call.status() == 409 && call.retried() ? Result.ACKNOWLEDGED
                     : Result.refused("POST " + call.status() + " " + call.body());
         }
-        Optional<String> id = apiId(op.person());
-        if (id.isEmpty()) {
+        Optional<JsonNode> contact = apiContact(op.person());
+        if (contact.isEmpty()) {
             return Result.skipped("not in the hub");
         }
+        Optional<String> id = contact.map(c -> c.get("id").asText());
         if (op.kind() == Kind.DELETE) {
             Call call = call("DELETE", "/api/contacts/" + id.get(), null, null);
             return call.status() == 204 || call.status() == 410 && call.retried() ? Result.ACKNOWLEDGED
                     : Result.refused("DELETE " + call.status() + " " + call.body());
         }
         issueEmail(op);
+        Map<String, String> changed = changed(op.values(), field -> {
+            JsonNode value = field.startsWith("custom.") ? contact.get().path("custom").path(field.substring(7))
+                    : contact.get().path(field);
+            return value.isTextual() ? value.asText() : null;
+        });
         Call call = call("PATCH", "/api/contacts/" + id.get(), apiBody(op.values()).toString(), "application/merge-patch+json");
-        return call.status() == 200 ? Result.ACKNOWLEDGED : Result.refused("PATCH " + call.status() + " " + call.body());
+        return call.status() == 200 ? Result.changed(changed) : Result.refused("PATCH " + call.status() + " " + call.body());
     }
 
-    private Optional<String> apiId(int person) {
+    private Optional<JsonNode> apiContact(int person) {
         for (String email : model.emails(person)) {
             Call call = call("GET", "/api/contacts?email=" + java.net.URLEncoder.encode(email, java.nio.charset.StandardCharsets.UTF_8),
                     null, null);
             JsonNode items = read(call.body()).path("items");
             if (call.status() == 200 && items.size() > 0) {
-                return Optional.of(items.get(0).get("id").asText());
+                return Optional.of(items.get(0));
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The values of an update that differ from what the record holds as the actor sees it: only those
+     * change anything (clearing an empty field sends no webhook and moves no modification time).
+     */
+    private static Map<String, String> changed(Map<String, String> values, java.util.function.Function<String, Object> current) {
+        Map<String, String> changed = new LinkedHashMap<>();
+        values.forEach((field, value) -> {
+            Object now = current.apply(field);
+            String held = now == null ? "" : now.toString().strip();
+            if (!held.equals(value == null ? "" : value.strip())) {
+                changed.put(field, value);
+            }
+        });
+        return changed;
     }
 
     private static ObjectNode apiBody(Map<String, String> values) {

@@ -64,13 +64,13 @@ final class Model {
         person(slot).emails.add(email);
     }
 
-    /** An acknowledged create, update or email change: its values, as the operation wrote them. */
-    synchronized void acknowledged(Op op, long issued, long acked) {
+    /** An acknowledged create, update or email change: the values it changed. */
+    synchronized void acknowledged(Op op, Map<String, String> changed, long issued, long acked) {
         Person person = person(op.person());
         if (op.kind() == Workload.Kind.CREATE) {
             person.created = true;
         }
-        op.values().forEach((field, value) -> person.writes.add(new Write(op.index(), op.actor(), field, value, issued, acked)));
+        changed.forEach((field, value) -> person.writes.add(new Write(op.index(), op.actor(), field, value, issued, acked)));
     }
 
     synchronized void deleted(Op op, long acked) {
