@@ -150,6 +150,11 @@ public class OutboxDelivery implements DisposableBean {
         Map<String, Object> canonical = contact.values().canonical();
         ObjectNode payload = mapping.toRemote(canonical);
         if (link.isPresent()) {
+            if (link.get().syncedValues() == null) {
+                // linked, not read yet (found by a create, or a remote merge's survivor): its read is merged
+                // first, and what the system then lacks is sent
+                return null;
+            }
             if (links.hash(payload).equals(link.get().syncedHash())) {
                 meters.counter("crmsync.echo.outbound-skipped", "system", system).increment();
                 return null;

@@ -249,9 +249,11 @@ public class SyncEngine {
             }
             links.delete(system, object, merged.asText());
             if (survivor.isEmpty()) {
+                // a survivor the hub has not read yet (its creation's webhook late or lost) is another record,
+                // with its own values: linked without a merge base, so nothing is sent to it before its first
+                // read is merged here, and its values are not taken for the merged person's changes
                 Link moved = loser.get();
-                links.save(system, object, survivorId, moved.contactId(), moved.syncedValues(), moved.syncedHash(),
-                        moved.remoteModifiedAt(), now());
+                links.save(system, object, survivorId, moved.contactId(), null, null, null, now());
                 survivor = links.find(system, object, survivorId);
                 outcome = Outcome.MERGED;
             } else if (!loser.get().contactId().equals(survivor.get().contactId())) {

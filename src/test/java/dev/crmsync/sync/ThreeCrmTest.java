@@ -68,6 +68,9 @@ class ThreeCrmTest {
     @Autowired
     JdbcTemplate jdbc;
 
+    @Autowired
+    org.apache.camel.CamelContext camel;
+
     Http api;
 
     @BeforeEach
@@ -295,6 +298,40 @@ class ThreeCrmTest {
             assertThat(liveSalesforce(merged)).isEmpty();
             assertThat(PD.findByEmail(kept)).hasSize(1);
             assertThat(PD.findByEmail(merged)).isEmpty();
+        });
+    }
+
+    @Test
+    void aHubSpotMergeIntoAContactTheHubHasNotReadYetKeepsThatContactsOwnEmail() throws Exception {
+        String mergedEmail = email("merged");
+        String changedEmail = email("changed");
+        String survivorEmail = email("survivor");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + mergedEmail + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        String mergedHs = externalId(hubId, "hubspot");
+
+        // the hub changes the merged person while its HubSpot record is merged into one whose creation it missed
+        camel.getRouteController().stopRoute("hubspot-deliver");
+        api.patch("/api/contacts/" + hubId, "{\"email\":\"" + changedEmail + "\"}");
+        HS.webhooks().loseShare(1.0);
+        String survivorHs = String.valueOf(HS.create(Map.of("email", survivorEmail, "lastname", "Survivor")).get("id"));
+        HS.webhooks().keepAll();
+        HS.merge(survivorHs, mergedHs);
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("hubspot:contact:" + survivorHs));
+        camel.getRouteController().startRoute("hubspot-deliver");
+        await().atMost(PATIENCE).until(() -> jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ? "
+                + "AND target_system = 'hubspot' AND state IN ('pending', 'claimed')", Integer.class, hubId) == 0);
+        // the survivor's record reaches the hub by a read of HubSpot (here a reconcile; the poll would too)
+        String run = api.post("/api/sync/hubspot/runs", "{\"type\":\"reconcile\"}").json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> !api.get("/api/sync/runs/" + run).json().path("endedAt").isNull());
+
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(property(HS.find(survivorHs).orElseThrow(), "email")).isEqualTo(survivorEmail);
+            assertThat(api.get("/api/contacts/" + hubId).json().get("email").asText()).isEqualTo(survivorEmail);
+            assertThat(liveSalesforce(survivorEmail)).hasSize(1);
+            assertThat(liveSalesforce(changedEmail)).isEmpty();
+            assertThat(PD.findByEmail(survivorEmail)).hasSize(1);
         });
     }
 
