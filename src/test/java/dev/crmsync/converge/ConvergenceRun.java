@@ -572,6 +572,8 @@ public final class ConvergenceRun {
      * {@code target/bench/convergence-summary.json}; exits 1 when the checker found something.
      */
     public static void main(String[] args) throws Exception {
+        // as surefire sets it for the tests: the simulators' JDK HttpServer otherwise waits out delayed ACKs
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         Settings settings = Settings.fromSystemProperties(20_000, 25);
         Path data = Files.createTempDirectory("converge");
         Report report = new ConvergenceRun(settings).run(data);
