@@ -65,7 +65,8 @@ public final class ConvergenceRun {
         public static Settings fromSystemProperties(int ops, double rate) {
             long seed = Long.getLong("converge.seed", System.nanoTime() & 0xFFFF_FFFFL);
             int count = Integer.getInteger("converge.ops", ops);
-            return new Settings(seed, count, Integer.getInteger("converge.people", Math.max(30, count / 20)),
+            // Pipedrive's search (10 per 2 s) before each create paces the initial people: a few hundred at most
+            return new Settings(seed, count, Integer.getInteger("converge.people", Math.min(300, Math.max(30, count / 20))),
                     Integer.getInteger("converge.workers", 6),
                     Double.parseDouble(System.getProperty("converge.rate", Double.toString(rate))),
                     Integer.getInteger("converge.restarts", 2), System.getProperty("converge.database", "h2"),
@@ -230,8 +231,9 @@ public final class ConvergenceRun {
                 throw new IllegalStateException("seeding " + op + " failed: " + result.why());
             }
         }
-        long deadline = System.nanoTime() + settings.patience().toNanos();
         int people = workload.initial().size();
+        // each person costs Pipedrive a search (5 a second) before it is created there
+        long deadline = System.nanoTime() + settings.patience().plusSeconds(people / 4).toNanos();
         while (sf.live(SalesforceSimulator.CONTACT).size() < people || hs.live().size() < people || pd.live().size() < people) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the initial people did not reach every system");
