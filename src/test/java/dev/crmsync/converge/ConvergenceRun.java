@@ -204,6 +204,8 @@ public final class ConvergenceRun {
             checker.counts.put("harnessErrors", errors.size());
             errors.stream().limit(10).forEach(error -> checker.details.add("harness: " + error));
             figures.put("people live at end (hub)", end.hub().size());
+            figures.put("known issues (counted, not failing)", checker.known);
+            System.out.println(new Report(settings, figures, checker.counts, checker.details).describe());
             if (!checker.suspects.isEmpty()) {
                 Path file = Path.of("target", "converge", "diagnostics-" + settings.seed() + ".txt");
                 Files.createDirectories(file.getParent());
@@ -212,7 +214,6 @@ public final class ConvergenceRun {
                         checker.suspects));
                 figures.put("diagnostics", file.toAbsolutePath().toString());
             }
-            figures.put("known issues (counted, not failing)", checker.known);
             return new Report(settings, figures, checker.counts, checker.details);
         } finally {
             service.stop();
@@ -579,8 +580,9 @@ public final class ConvergenceRun {
         Settings settings = Settings.fromSystemProperties(20_000, 25);
         Path data = Files.createTempDirectory("converge");
         Report report = new ConvergenceRun(settings).run(data);
-        System.out.println(report.describe());
-        report.write(Path.of("target", "bench", "convergence-summary.json"));
+        Path summary = Path.of("target", "bench", "convergence-summary.json");
+        report.write(summary);
+        System.out.println("Figures and findings: " + summary.toAbsolutePath());
         System.exit(report.clean() ? 0 : 1);
     }
 }

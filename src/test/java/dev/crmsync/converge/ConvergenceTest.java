@@ -19,8 +19,8 @@ class ConvergenceTest {
     @Test
     void peopleChangedConcurrentlyEverywhereUnderFaultsAndRestartsConvergeWithNothingLost(@TempDir Path data) throws Exception {
         ConvergenceRun.Settings settings = ConvergenceRun.Settings.fromSystemProperties(300, 8);
+        // the run prints its figures and findings as soon as it has them
         ConvergenceRun.Report report = new ConvergenceRun(settings).run(data);
-        System.out.println(report.describe());
         report.write(Path.of("target", "converge", "convergence-" + settings.seed() + ".json"));
 
         assertThat(report.figures().get("restarts")).as("restarts, seed %d", settings.seed()).isEqualTo(settings.restarts());
