@@ -61,9 +61,14 @@ public final class ConvergenceRun {
     public record Settings(long seed, int ops, int initialPeople, int workers, double rate, int restarts, String database,
                            Duration quietFor, Duration patience) {
 
-        /** From system properties ({@code converge.*}), with these defaults. */
+        /** From system properties ({@code converge.*}), with these defaults and a new seed. */
         public static Settings fromSystemProperties(int ops, double rate) {
-            long seed = Long.getLong("converge.seed", System.nanoTime() & 0xFFFF_FFFFL);
+            return fromSystemProperties(ops, rate, System.nanoTime() & 0xFFFF_FFFFL);
+        }
+
+        /** From system properties ({@code converge.*}), with these defaults. */
+        public static Settings fromSystemProperties(int ops, double rate, long defaultSeed) {
+            long seed = Long.getLong("converge.seed", defaultSeed);
             int count = Integer.getInteger("converge.ops", ops);
             // Pipedrive's search (10 per 2 s) before each create paces the initial people: a few hundred at most
             return new Settings(seed, count, Integer.getInteger("converge.people", Math.min(300, Math.max(30, count / 20))),
