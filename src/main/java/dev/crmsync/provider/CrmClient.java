@@ -32,6 +32,27 @@ public interface CrmClient {
     default void writeBatch(List<Delivery> batch) {
     }
 
+    /**
+     * Reads the records a batch's updates are about to write, so that one a person changed there
+     * meanwhile is merged by the engine first rather than overwritten ({@link Delivery#changedMeanwhile}).
+     * Systems with a batch read use {@link #readBack}; Pipedrive reads each record before its update
+     * anyway; a system that does neither writes unread.
+     */
+    default void readBeforeWrite(List<Delivery> batch) {
+    }
+
+    /** {@link #readBeforeWrite} through a batch read: one call per object type and batch. */
+    static void readBack(List<Delivery> batch, java.util.function.BiFunction<String, List<String>, Map<String, JsonNode>> read) {
+        batch.stream().filter(Delivery::isPending).filter(d -> !d.hasBatchFailure())
+                .filter(d -> d.getOperation().equals("update") && d.getChangedFields() != null)
+                .collect(java.util.stream.Collectors.groupingBy(Delivery::getObjectType))
+                .forEach((objectType, updates) -> {
+                    Map<String, JsonNode> current = read.apply(objectType, updates.stream().map(Delivery::getExternalId).toList());
+                    // a record absent from the answer is gone: its update finds that out and says so
+                    updates.forEach(update -> update.changedMeanwhile(current.get(update.getExternalId())));
+                });
+    }
+
     /** Creates the record, or, when the system already has this person (same email), updates that one. */
     void create(Delivery delivery);
 
@@ -97,7 +118,10 @@ public interface CrmClient {
             batch.stream().filter(d -> d.getOperation().equals("create")).forEach(Delivery::retried);
         }
         try {
-            step(exchange, () -> writeBatch(batch));
+            step(exchange, () -> {
+                readBeforeWrite(batch);
+                writeBatch(batch);
+            });
         } catch (RemoteCallException e) {
             if (e.retryable()) {
                 throw e;
@@ -120,7 +144,12 @@ public interface CrmClient {
 
     default void update(Exchange exchange) {
         Delivery delivery = exchange.getMessage().getBody(Delivery.class);
-        send(exchange, delivery, () -> update(delivery));
+        send(exchange, delivery, () -> {
+            readBeforeWrite(List.of(delivery));
+            if (delivery.isPending()) {
+                update(delivery);
+            }
+        });
     }
 
     default void delete(Exchange exchange) {

@@ -32,6 +32,9 @@ public class Delivery {
     private ObjectNode fullPayload;
     private java.util.Set<String> changedFields;
     private Map<String, Object> base;
+    private dev.crmsync.mapping.Mapping mapping;
+    private boolean changedMeanwhile;
+    private boolean unread;
     private Instant deferredUntil;
 
     public Delivery(long outboxId, String system, String objectType, String contactId, long contactVersion,
@@ -90,11 +93,45 @@ public class Delivery {
      * Makes this update write only {@code changed} (canonical fields) of {@code full}: {@code payload}
      * holds those, {@code base} is what the system held of every field when last synced.
      */
-    Delivery changedOnly(ObjectNode full, java.util.Set<String> changed, Map<String, Object> base) {
+    Delivery changedOnly(ObjectNode full, java.util.Set<String> changed, Map<String, Object> base,
+                         dev.crmsync.mapping.Mapping mapping) {
         this.fullPayload = full;
         this.changedFields = java.util.Set.copyOf(changed);
         this.base = base;
+        this.mapping = mapping;
         return this;
+    }
+
+    /**
+     * Read before writing: when the record as the system holds it now differs from what it held when
+     * last synced in a field this update would write, a person changed that field there meanwhile and
+     * the hub has not read it yet. Writing would overwrite their change whatever its time, so nothing
+     * is written: the record goes to the engine, which merges it under the field's policy, and the
+     * update is claimed again after that with what the hub then holds. Returns whether it was so.
+     */
+    public boolean changedMeanwhile(JsonNode current) {
+        if (changedFields == null || current == null || unread) {
+            return false;
+        }
+        Map<String, Object> now = mapping.toCanonical(current).values();
+        boolean changed = mapping.inboundFields().stream().filter(changedFields::contains)
+                .anyMatch(field -> !OutboxDelivery.same(now.get(field), base.get(field)));
+        if (changed) {
+            this.reply = current;
+            this.changedMeanwhile = true;
+            this.sent = true;
+            this.batchFailure = null;
+        }
+        return changed;
+    }
+
+    public boolean isChangedMeanwhile() {
+        return changedMeanwhile;
+    }
+
+    /** The engine merged what the system holds and left the base as it was: written without the check above. */
+    void writeUnread() {
+        this.unread = true;
     }
 
     /** The canonical fields this update writes, or null when it writes every mapped field. */

@@ -75,6 +75,12 @@ public class Inbox {
         return inserted == 1;
     }
 
+    /** Whether the change stored under this key waits to be applied (pending or claimed). */
+    public boolean waiting(String key) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE idempotency_key = :key AND state IN ('pending', 'claimed')",
+                Map.of("key", key), Integer.class) > 0;
+    }
+
     /**
      * Claims up to {@code limit} pending changes, oldest first. A claim older than {@code lease} (its
      * worker died) is taken again: applying a change and marking it done share one transaction, so

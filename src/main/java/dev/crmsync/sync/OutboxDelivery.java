@@ -35,10 +35,14 @@ import org.springframework.transaction.annotation.Transactional;
 public class OutboxDelivery implements DisposableBean {
 
     private static final Duration LEASE = Duration.ofMinutes(5);
+    /** How long an update whose record changed meanwhile waits for the engine to merge that change. */
+    private static final Duration MERGE_FIRST = Duration.ofSeconds(2);
     /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
     static final String SUPERSEDED = "superseded by a later change of the same contact";
     static final String FOUND_IN = "found in ";
     static final String DELETED_IN = "the record was deleted in ";
+    /** Note on an update whose record changed meanwhile, once the engine merged that change: written unread. */
+    static final String MERGED = "the record's change made meanwhile is merged: written without reading it again";
 
     /** The payload of an outbox delete that erases the person (see {@link Delivery#isErasure()}). */
     public static final String ERASE = "{\"erase\":true}";
@@ -52,11 +56,13 @@ public class OutboxDelivery implements DisposableBean {
     private final CrmSyncProperties properties;
     private final ProviderPauses pauses;
     private final Inbox inbox;
+    private final Poller poller;
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
                           Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
-                          Inbox inbox) {
+                          Inbox inbox, Poller poller) {
+        this.poller = poller;
         this.properties = properties;
         this.pauses = pauses;
         this.inbox = inbox;
@@ -81,7 +87,7 @@ public class OutboxDelivery implements DisposableBean {
         Instant now = clock.instant();
         // a contact whose earlier delivery is still on its way (waiting out retries) waits for it: sent
         // alongside, the older one could land last and leave the system with stale values
-        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts, payload FROM outbox o "
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts, payload, last_error FROM outbox o "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
                         + "OR (state = 'claimed' AND claimed_at < :expired)) AND NOT EXISTS (SELECT 1 FROM outbox f "
                         + "WHERE f.contact_id = o.contact_id AND f.target_system = :system AND f.state = 'claimed' "
@@ -114,6 +120,9 @@ public class OutboxDelivery implements DisposableBean {
                     linked.getOrDefault(contactId, List.of()));
             if (delivery != null && ((Number) row.get("attempts")).intValue() > 0) {
                 delivery.retried();
+            }
+            if (delivery != null && MERGED.equals(row.get("last_error"))) {
+                delivery.writeUnread();
             }
             if (delivery != null && delivery.getOperation().equals("delete") && erasing.contains(contactId)) {
                 delivery.erase();
@@ -167,7 +176,7 @@ public class OutboxDelivery implements DisposableBean {
             }
             return new Delivery(outboxId, system, objectType, contactId, contact.version(), "update",
                     mapping.toRemote(canonical, changed), contact.values().email(), link.get().externalId())
-                    .changedOnly(payload, changed, synced);
+                    .changedOnly(payload, changed, synced, mapping);
         }
         return new Delivery(outboxId, system, objectType, contactId, contact.version(), "create", payload,
                 contact.values().email(), null);
@@ -188,11 +197,11 @@ public class OutboxDelivery implements DisposableBean {
     }
 
     /** Equal, counting null, a blank text and an empty list or map as the same absence. */
-    private static boolean same(Object a, Object b) {
+    static boolean same(Object a, Object b) {
         return empty(a) ? empty(b) : java.util.Objects.equals(a, b);
     }
 
-    private static boolean empty(Object value) {
+    static boolean empty(Object value) {
         return value == null || value instanceof String text && text.isBlank()
                 || value instanceof java.util.Collection<?> c && c.isEmpty() || value instanceof Map<?, ?> m && m.isEmpty();
     }
@@ -220,7 +229,7 @@ public class OutboxDelivery implements DisposableBean {
                 continue;
             }
             if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isFound()
-                    || delivery.getOperation().equals("delete")) {
+                    || delivery.isChangedMeanwhile() || delivery.getOperation().equals("delete")) {
                 delivered(delivery);
                 continue;
             }
@@ -260,6 +269,23 @@ public class OutboxDelivery implements DisposableBean {
             return;
         }
         Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
+        if (delivery.isChangedMeanwhile()) {
+            // read as a poll would have read it (same key: a poll of it later is dropped); the row is claimed
+            // again once the engine merged it, and writes what the hub then still has to write
+            var remote = mapping.toCanonical(delivery.getReply());
+            String key = poller.key(delivery.getSystem(), delivery.getObjectType(), remote, delivery.getReply());
+            boolean merging = inbox.accept(key, delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(),
+                    "update", delivery.getReply().toString(), remote.modifiedAt()) || inbox.waiting(key);
+            // the engine already merged this very version and left the base as it was (it was stale): the
+            // next try writes without reading again, or the row would wait for a merge that never comes
+            jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL, next_attempt_at = :at, last_error = :why "
+                            + "WHERE id = :id", new MapSqlParameterSource("id", delivery.getOutboxId())
+                            .addValue("at", Links.at(merging ? now.plus(MERGE_FIRST) : now))
+                            .addValue("why", merging ? "the record was changed in " + delivery.getSystem()
+                                    + " since last synced: that change is merged first" : MERGED));
+            meters.counter("crmsync.delivery.changed-meanwhile", "system", delivery.getSystem()).increment();
+            return;
+        }
         if (delivery.isFound()) {
             // linked without a merge base: the engine merges the found record with the hub's values
             var remote = mapping.toCanonical(delivery.getReply());

@@ -194,15 +194,15 @@ public class SyncEngine {
             Object remoteValue = incoming.get(field);
             Object baseValue = base == null ? null : base.get(field);
             Object hubValue = hub.get(field);
-            if (base != null && same(remoteValue, baseValue) || same(remoteValue, hubValue)) {
+            if (base != null && OutboxDelivery.same(remoteValue, baseValue) || OutboxDelivery.same(remoteValue, hubValue)) {
                 continue;
             }
-            if (base == null && isEmpty(remoteValue)) {
+            if (base == null && OutboxDelivery.empty(remoteValue)) {
                 // first link: the remote lacks what the hub knows; the hub's value goes to it
                 hubWins = true;
                 continue;
             }
-            boolean hubChanged = base != null ? !same(hubValue, baseValue) : !isEmpty(hubValue);
+            boolean hubChanged = base != null ? !OutboxDelivery.same(hubValue, baseValue) : !OutboxDelivery.empty(hubValue);
             if (!hubChanged) {
                 result.put(field, remoteValue);
                 continue;
@@ -382,21 +382,13 @@ public class SyncEngine {
 
     private static boolean sameValues(Map<String, Object> a, Map<String, Object> b, List<String> fields) {
         for (String field : fields) {
-            if (!same(a.get(field), b.get(field))) {
+            if (!OutboxDelivery.same(a.get(field), b.get(field))) {
                 return false;
             }
         }
         return true;
     }
 
-    /** Equal, counting null, a blank text and an empty list as the same absence. */
-    private static boolean same(Object a, Object b) {
-        return isEmpty(a) ? isEmpty(b) : Objects.equals(a, b);
-    }
-
-    private static boolean isEmpty(Object value) {
-        return value == null || value instanceof String s && s.isBlank() || value instanceof java.util.Collection<?> c && c.isEmpty();
-    }
 
     private JsonNode read(String payload) {
         try {

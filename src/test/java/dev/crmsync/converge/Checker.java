@@ -51,21 +51,6 @@ final class Checker {
     record Snapshot(List<Record> hub, Map<String, List<Record>> systems, Map<String, List<String>> compared) {
     }
 
-    /**
-     * A change the run lost, with the writes that should show: classified by {@link #settle} as a
-     * {@code lostChanges} finding, or as a known issue the service has not solved yet.
-     */
-    record Lost(String contactId, String email, List<Write> expected, String detail) {
-    }
-
-    /**
-     * Known issues, counted and described but not failing the run: {@code overwrittenBeforeRead}, a
-     * change made in a CRM that a delivery of the hub overwrote there before the engine had applied
-     * any read of it (deliveries write without reading what the CRM holds now, so a change made in
-     * the CRM while an older one of the hub is on its way is lost; README, Benchmarks).
-     */
-    final Map<String, Integer> known = new LinkedHashMap<>();
-    final List<Lost> lost = new ArrayList<>();
     final Map<String, Integer> counts = new LinkedHashMap<>();
     final List<String> details = new ArrayList<>();
     /** An email of the person behind each finding, in order: what the run explains in its diagnostics. */
@@ -149,11 +134,9 @@ final class Checker {
                 Object value = contact.values().get(field);
                 Set<String> acceptable = acceptable(model, person.slot, field, 0);
                 if (!acceptable.contains(text(value))) {
-                    List<Write> writes = model.writes(person.slot, field);
-                    lost.add(new Lost(contact.id(), contact.email(), writes.stream()
-                            .filter(w -> !supersededAfter(writes, w, w.acked()) && !text(w.value()).equals(text(value))).toList(),
-                            "person " + person.slot + " (hub " + contact.id() + ") " + field + " is " + value + "; acceptable "
-                                    + acceptable + "; writes " + describe(writes)));
+                    found("lostChanges", "person " + person.slot + " (hub " + contact.id() + ") " + field + " is " + value
+                            + "; acceptable " + acceptable + "; writes " + describe(model.writes(person.slot, field)),
+                            contact.email());
                 }
             }
         }
@@ -228,27 +211,6 @@ final class Checker {
             }
         }
         return held;
-    }
-
-    /**
-     * Settles the lost changes: one whose every expected write was made in a CRM and overwritten there
-     * by a delivery decided before the engine applied a read carrying it is the known issue
-     * {@code overwrittenBeforeRead}; any other is {@code lostChanges}.
-     */
-    Checker settle(java.util.function.Predicate<Lost> overwrittenBeforeRead) {
-        for (Lost change : lost) {
-            if (!change.expected().isEmpty() && overwrittenBeforeRead.test(change)) {
-                known.merge("overwrittenBeforeRead", 1, Integer::sum);
-                if (details.size() < DETAILS) {
-                    details.add("known issue overwrittenBeforeRead: " + change.detail());
-                }
-                suspects.add(change.email());
-            } else {
-                found("lostChanges", change.detail(), change.email());
-            }
-        }
-        lost.clear();
-        return this;
     }
 
     boolean clean() {

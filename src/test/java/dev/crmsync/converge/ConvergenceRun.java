@@ -201,7 +201,7 @@ public final class ConvergenceRun {
             figures.put("time to converge (s)", seconds(System.nanoTime() - quiet - settings.quietFor().toNanos()));
 
             Checker.Snapshot end = snapshot(service, sf, hs, pd);
-            Checker checker = new Checker().consistency(end).model(model, end).settle(change -> overwrittenBeforeRead(service, change));
+            Checker checker = new Checker().consistency(end).model(model, end);
             checker.counts.put("unaccountedFailures", ((Number) accounting.get("unaccounted")).intValue());
             checker.counts.put("failedReconciles", (int) reconciles.stream().flatMap(r -> r.values().stream())
                     .filter(r -> r instanceof Map<?, ?> m && !"completed".equals(m.get("state"))).count());
@@ -209,7 +209,6 @@ public final class ConvergenceRun {
             checker.counts.put("harnessErrors", errors.size());
             errors.stream().limit(10).forEach(error -> checker.details.add("harness: " + error));
             figures.put("people live at end (hub)", end.hub().size());
-            figures.put("known issues (counted, not failing)", checker.known);
             System.out.println(new Report(settings, figures, checker.counts, checker.details).describe());
             if (!checker.suspects.isEmpty()) {
                 Path file = Path.of("target", "converge", "diagnostics-" + settings.seed() + ".txt");
@@ -444,32 +443,6 @@ public final class ConvergenceRun {
                 .collect(java.util.stream.Collectors.toMap(r -> (String) r.get("k"), r -> r.get("n"))));
         figures.put("unaccounted", stuck + lost);
         return figures;
-    }
-
-    /**
-     * Whether every write a lost change should show was made in a CRM and then overwritten there by a
-     * delivery of the hub decided before the engine had applied any read carrying it: the hub wrote the
-     * field without knowing the CRM's newer value (see {@link Checker#known}).
-     */
-    private static boolean overwrittenBeforeRead(Service service, Checker.Lost change) {
-        JdbcTemplate jdbc = service.jdbc();
-        for (Model.Write write : change.expected()) {
-            if (write.actor() == Workload.Actor.API || write.value() == null) {
-                return false;
-            }
-            String system = write.actor().system;
-            java.sql.Timestamp applied = jdbc.queryForObject("SELECT MIN(processed_at) FROM inbox WHERE source_system = ? "
-                    + "AND LOWER(payload) LIKE ?", java.sql.Timestamp.class, system, "%" + write.value().toLowerCase(Locale.ROOT) + "%");
-            Integer blind = jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ? AND target_system = ? "
-                    + "AND state = 'delivered' AND last_error IS NULL AND claimed_at > ? AND claimed_at < ?", Integer.class,
-                    change.contactId(), system, java.time.Instant.ofEpochMilli(write.acked()).atOffset(java.time.ZoneOffset.UTC),
-                    (applied == null ? java.time.Instant.parse("9999-01-01T00:00:00Z") : applied.toInstant())
-                            .atOffset(java.time.ZoneOffset.UTC));
-            if (blind == null || blind == 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** A reconcile of each system, one after the other; their outcome and what they repaired. */

@@ -71,6 +71,9 @@ class ThreeCrmTest {
     @Autowired
     org.apache.camel.CamelContext camel;
 
+    @Autowired
+    dev.crmsync.provider.ProviderPauses pauses;
+
     Http api;
 
     @BeforeEach
@@ -163,6 +166,87 @@ class ThreeCrmTest {
                     .containsEntry("Title", "Director").containsEntry("Phone", "+14155550103");
             assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Director");
         });
+    }
+
+    @Test
+    void aFieldEditedInHubSpotWhileTheHubsOlderEditOfItWasOnItsWayKeepsTheNewerEdit() {
+        String email = email("sameField");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Same\",\"title\":\"Clerk\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        String hsId = externalId(hubId, "hubspot");
+
+        // the hub's edit waits for HubSpot (paused); a person then edits the same field there, its webhook late
+        pauses.pause("hubspot", Duration.ofMinutes(5), "test: the hub's delivery is on its way");
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Manager\",\"phone\":\"+14155550104\"}");
+        HS.webhooks().pause();
+        HS.update(hsId, Map.of("jobtitle", "Director"));
+        pauses.resume("hubspot");
+
+        // the delivery reads the record first: the newer Director wins everywhere, the hub's phone still goes
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + hubId).json().get("title").asText()).isEqualTo("Director");
+            assertThat(SF.find(SalesforceSimulator.CONTACT, externalId(hubId, "salesforce")).orElseThrow())
+                    .containsEntry("Title", "Director").containsEntry("Phone", "+14155550104");
+            assertThat(property(HS.find(hsId).orElseThrow(), "phone")).isEqualTo("+14155550104");
+        });
+        assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Director");
+        HS.webhooks().resume();
+        await().atMost(PATIENCE).until(() -> outboxPending(hubId) == 0);
+        assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Director");
+        assertThat(PD.findByEmail(email)).singleElement().satisfies(p -> assertThat(String.valueOf(p.get("phones")))
+                .contains("+14155550104"));
+    }
+
+    @Test
+    void aFieldEditedInHubSpotBeforeANewerEditInTheHubTakesTheHubsEdit() throws Exception {
+        String email = email("hubNewer");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Newer\",\"title\":\"Clerk\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        String hsId = externalId(hubId, "hubspot");
+
+        HS.webhooks().pause();
+        HS.update(hsId, Map.of("jobtitle", "Director"));
+        Thread.sleep(50);
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Manager\"}");
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Manager");
+            assertThat(SF.find(SalesforceSimulator.CONTACT, externalId(hubId, "salesforce")).orElseThrow())
+                    .containsEntry("Title", "Manager");
+        });
+        HS.webhooks().resume();
+        await().atMost(PATIENCE).until(() -> outboxPending(hubId) == 0);
+        assertThat(api.get("/api/contacts/" + hubId).json().get("title").asText()).isEqualTo("Manager");
+        assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Manager");
+    }
+
+    @Test
+    void aFieldEditedInPipedriveWhileTheHubsOlderEditOfItWasOnItsWayKeepsTheNewerEdit() throws Exception {
+        String email = email("pdSameField");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Same\",\"phone\":\"+14155550105\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        long pdId = Long.parseLong(externalId(hubId, "pipedrive"));
+
+        pauses.pause("pipedrive", Duration.ofMinutes(5), "test: the hub's delivery is on its way");
+        api.patch("/api/contacts/" + hubId, "{\"phone\":\"+14155550106\"}");
+        PD.webhooks().pause();
+        // Pipedrive stamps whole seconds: later means a second on
+        Thread.sleep(1100);
+        PD.update(pdId, Map.of("phones", List.of(Map.of("value", "+14155550107", "primary", true))));
+        pauses.resume("pipedrive");
+
+        // Pipedrive's update reads the person first: the newer phone wins everywhere
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + hubId).json().get("phone").asText()).isEqualTo("+14155550107");
+            assertThat(property(HS.find(externalId(hubId, "hubspot")).orElseThrow(), "phone")).isEqualTo("+14155550107");
+        });
+        PD.webhooks().resume();
+        await().atMost(PATIENCE).until(() -> outboxPending(hubId) == 0);
+        assertThat(String.valueOf(PD.find(pdId).orElseThrow().get("phones"))).contains("+14155550107")
+                .doesNotContain("+14155550106");
     }
 
     @Test
@@ -353,6 +437,11 @@ class ThreeCrmTest {
     List<String> links(String contactId) {
         return jdbc.queryForList("SELECT system || ':' || object_type || ':' || external_id FROM contact_link "
                 + "WHERE contact_id = ?", String.class, contactId);
+    }
+
+    int outboxPending(String contactId) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ? AND state IN ('pending', 'claimed')",
+                Integer.class, contactId);
     }
 
     String externalId(String contactId, String system) {

@@ -164,6 +164,11 @@ public class HubSpotClient implements CrmClient {
         return found;
     }
 
+    @Override
+    public void readBeforeWrite(List<Delivery> batch) {
+        CrmClient.readBack(batch, this::fetch);
+    }
+
     /** A batch: upserts by email for creates, then batch updates and archives, 100 a call each. */
     @Override
     public void writeBatch(List<Delivery> batch) {

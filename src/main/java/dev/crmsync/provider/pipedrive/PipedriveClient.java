@@ -116,6 +116,9 @@ public class PipedriveClient implements CrmClient {
         String path = PERSONS + "/" + encode(delivery.getExternalId());
         try {
             JsonNode current = call("GET", path, Map.of(), null, "read").path("data");
+            if (delivery.changedMeanwhile(current)) {
+                return;
+            }
             ObjectNode body = delivery.getPayload().deepCopy();
             if (blank(body.get("name"))) {
                 // the hub lost the name; Pipedrive cannot: its name stays

@@ -123,6 +123,28 @@ public class SalesforceClient implements CrmClient {
         return new Page(records, RECORD_TIME.parse(last.get("SystemModstamp").asText(), Instant::from), last.get("Id").asText());
     }
 
+    /** The current records of these ids, 200 a query; an id Salesforce no longer has (deleted) is absent. */
+    @Override
+    public Map<String, JsonNode> fetch(String objectType, List<String> ids) {
+        Map<String, JsonNode> found = new HashMap<>();
+        for (int i = 0; i < ids.size(); i += COLLECTION_SIZE) {
+            String in = ids.subList(i, Math.min(ids.size(), i + COLLECTION_SIZE)).stream()
+                    .map(id -> "'" + soqlText(id) + "'").collect(Collectors.joining(", "));
+            JsonNode page = read(call("read", "salesforce:query?rawPayload=true", "SELECT " + fields(objectType) + " FROM "
+                    + properties.sObject(objectType) + " WHERE Id IN (" + in + ")", String.class));
+            page.path("records").forEach(record -> found.put(record.path("Id").asText(), record));
+        }
+        return found;
+    }
+
+    @Override
+    public void readBeforeWrite(List<Delivery> batch) {
+        CrmClient.readBack(batch, (objectType, ids) -> {
+            pauses.check(name);
+            return fetch(objectType, ids);
+        });
+    }
+
     /**
      * Creates, updates and deletes of a claimed batch, up to 200 a call. Records already settled by an
      * earlier try of the same batch are skipped, so a retried batch never writes one twice.
