@@ -102,6 +102,7 @@ class SalesforceFlowTest {
         SF.useSystemClock();
         SF.dailyLimit(SalesforceSimulator.DEFAULT_DAILY_LIMIT).resetDailyUsage();
         CRM1.faults().clear();
+        pauses.resume("salesforce");
         for (String route : List.of("salesforce-contact-poll", "salesforce-lead-poll", "salesforce-deliver", "inbox-process")) {
             camel.getRouteController().startRoute(route);
         }
@@ -331,21 +332,53 @@ class SalesforceFlowTest {
         String hubId = hub(email).get("id").asText();
         await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
 
-        // a page read from Salesforce waits in the inbox while the hub writes a later title there
+        // a page read from Salesforce (a title changed there) waits in the inbox while the hub writes a
+        // phone there: against the base that write leaves, the page would read as Salesforce undoing it
         camel.getRouteController().stopRoute("inbox-process");
         SF.update(CONTACT, sfId, Map.of("Title", "Analyst"));
         camel.getRouteController().stopRoute("salesforce-contact-poll");
         poller.poll("salesforce", "contact");
-        api.patch("/api/contacts/" + hubId, "{\"title\":\"Director\"}");
+        api.patch("/api/contacts/" + hubId, "{\"phone\":\"+14155550190\"}");
         await().atMost(PATIENCE).untilAsserted(() -> assertThat(SF.find(CONTACT, sfId).orElseThrow())
-                .containsEntry("Title", "Director"));
+                .containsEntry("Phone", "+14155550190").containsEntry("Title", "Analyst"));
         camel.getRouteController().startRoute("inbox-process");
+        camel.getRouteController().startRoute("salesforce-contact-poll");
 
         await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() -> {
-            assertThat(hub(email).get("title").asText()).isEqualTo("Director");
-            assertThat(CRM1.find(id(byEmail(CRM1, email).orElseThrow())).orElseThrow()).containsEntry("Title", "Director");
-            assertThat(SF.find(CONTACT, sfId).orElseThrow()).containsEntry("Title", "Director");
+            assertThat(hub(email).get("phone").asText()).isEqualTo("+14155550190");
+            assertThat(hub(email).get("title").asText()).isEqualTo("Analyst");
+            assertThat(CRM1.find(id(byEmail(CRM1, email).orElseThrow())).orElseThrow())
+                    .containsEntry("Phone", "+14155550190").containsEntry("Title", "Analyst");
+            assertThat(SF.find(CONTACT, sfId).orElseThrow()).containsEntry("Phone", "+14155550190");
         });
+        assertThat(count("SELECT COUNT(*) FROM conflict WHERE contact_id = '" + hubId + "'"))
+                .as("the page is left for the next read, not taken for Salesforce undoing the phone").isZero();
+    }
+
+    @Test
+    void aTitleEditedInSalesforceWhileTheHubsOlderEditOfItWasOnItsWayKeepsTheNewerEdit() throws Exception {
+        String email = email("newer");
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Newer", "Email", email, "Title", "Clerk")));
+        assertThat(liveIn(CRM1, email)).containsEntry("Title", "Clerk");
+        String hubId = hub(email).get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
+
+        // the hub's edit waits for Salesforce (paused); a second later a person edits the same field there,
+        // and no poll reads it: only the delivery's read before writing can see it
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        pauses.pause("salesforce", Duration.ofMinutes(5), "test: the hub's delivery is on its way");
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Director\"}");
+        Thread.sleep(1100);
+        SF.update(CONTACT, sfId, Map.of("Title", "Analyst"));
+        pauses.resume("salesforce");
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(hub(email).get("title").asText()).isEqualTo("Analyst");
+            assertThat(CRM1.find(id(byEmail(CRM1, email).orElseThrow())).orElseThrow()).containsEntry("Title", "Analyst");
+        });
+        await().atMost(PATIENCE).until(() -> count("SELECT COUNT(*) FROM outbox WHERE contact_id = '" + hubId
+                + "' AND state IN ('pending', 'claimed')") == 0);
+        assertThat(SF.find(CONTACT, sfId).orElseThrow()).containsEntry("Title", "Analyst");
     }
 
     @Test
