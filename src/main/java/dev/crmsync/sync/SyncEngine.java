@@ -102,6 +102,14 @@ public class SyncEngine {
             return Outcome.STALE_IGNORED;
         }
         Contact contact = link.map(l -> follow(l.contactId())).orElse(null);
+        if (contact != null && !record.deleted() && !contact.id().equals(link.get().contactId())
+                && (links.forContact(contact.id(), system, change.objectType()).isPresent() || outbox.onItsWay(contact.id(), system))) {
+            // the record of a person merged into one that has its own record there, or one on its way: it is the
+            // merged person's and is deleted with them, not moved onto the survivor as a second record that the
+            // survivor's own would then be left beside, unlinked and alive (found by the convergence run)
+            outbox.enqueue(lock(link.get().contactId()), "hub", Set.of(system), now());
+            return Outcome.STALE_IGNORED;
+        }
         if (!record.deleted() && record.modifiedAt() != null && link.map(Link::remoteModifiedAt)
                 .filter(known -> record.modifiedAt().isBefore(known)).isPresent()) {
             // an older version than the system's latest the hub knows (a late read of our own earlier

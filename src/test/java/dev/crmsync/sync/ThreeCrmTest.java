@@ -331,6 +331,40 @@ class ThreeCrmTest {
     }
 
     @Test
+    void aRecordCreatedForAPersonMergedAwayWhileItWasOnItsWayGoesWithThatPersonNotOntoTheSurvivor() {
+        String kept = email("keptOwn");
+        String merged = email("mergedLate");
+        String keptHub = api.post("/api/contacts", "{\"email\":\"" + kept + "\",\"lastName\":\"Kept\"}").json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(keptHub).size() == 3);
+
+        // Pipedrive answers slowly: the merged person's create is on its way there while HubSpot merges the two
+        PD.faults().latency(Duration.ofSeconds(3));
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(mergedHub).contains("hubspot:contact:" + externalId(mergedHub, "hubspot"))
+                && jdbc.queryForObject("SELECT COUNT(*) FROM outbox WHERE contact_id = ? AND target_system = 'pipedrive' "
+                + "AND state = 'claimed'", Integer.class, mergedHub) == 1);
+        HS.merge(externalId(keptHub, "hubspot"), externalId(mergedHub, "hubspot"));
+        await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + mergedHub).status() == 301);
+        // the survivor is deleted too, and Pipedrive's deliveries wait (a backlog) while the new record's webhook comes
+        pauses.pause("pipedrive", Duration.ofMinutes(5), "test: a backlog");
+        assertThat(api.delete("/api/contacts/" + keptHub).status()).isEqualTo(204);
+        await().atMost(PATIENCE).until(() -> jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE source_system = 'pipedrive' "
+                + "AND state = 'done' AND payload LIKE ?", Integer.class, "%" + merged + "%") > 0);
+        PD.faults().clear();
+        pauses.resume("pipedrive");
+
+        // the new record was the merged person's: deleted with them, not linked to the survivor in place of its own
+        await().during(Duration.ofSeconds(2)).atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(PD.findByEmail(merged)).isEmpty();
+            assertThat(PD.findByEmail(kept)).isEmpty();
+            assertThat(api.get("/api/contacts/" + keptHub).status()).isEqualTo(410);
+        });
+        assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM dead_letter WHERE contact_id IN (?, ?)", Integer.class, keptHub,
+                mergedHub)).isZero();
+    }
+
+    @Test
     void aPipedriveMergeIntoAPersonDeletedMeanwhileEndsTheMergedPersonEverywhere() {
         String kept = email("kept");
         String merged = email("merged");
