@@ -320,7 +320,8 @@ public class SyncEngine {
                         link.syncedHash(), link.remoteModifiedAt(), now());
             }
         }
-        write(survivor, survivor.values().with(fill), source, Set.of());
+        // the values the merged person fills in come from the hub, not from the system that merged: it gets them too
+        write(survivor, survivor.values().with(fill), source, remote ? Set.of(source.system()) : Set.of());
         meters.counter("crmsync.sync.merges", "system", source.system()).increment();
         if (tombstone.mergedInto() == null) {
             throw new IllegalStateException("merge of " + loserId + " lost its survivor");

@@ -365,6 +365,28 @@ class ThreeCrmTest {
     }
 
     @Test
+    void aValueTheHubFillsInOnAHubSpotMergeReachesHubSpotToo() {
+        String kept = email("keptFill");
+        String merged = email("mergedFill");
+        String keptHub = api.post("/api/contacts", "{\"email\":\"" + kept + "\",\"lastName\":\"Kept\"}").json().get("id").asText();
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(keptHub).size() == 3 && links(mergedHub).size() == 3);
+        String keptHs = externalId(keptHub, "hubspot");
+
+        // HubSpot never had the merged person's company: the hub's merge fills it into the survivor
+        pauses.pause("hubspot", Duration.ofMinutes(5), "test: HubSpot misses the company");
+        api.patch("/api/contacts/" + mergedHub, "{\"company\":\"Acme\"}");
+        HS.merge(keptHs, externalId(mergedHub, "hubspot"));
+        await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + mergedHub).status() == 301);
+        assertThat(api.get("/api/contacts/" + keptHub).json().get("company").asText()).isEqualTo("Acme");
+        pauses.resume("hubspot");
+
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(property(HS.find(keptHs).orElseThrow(), "company"))
+                .isEqualTo("Acme"));
+    }
+
+    @Test
     void aPipedriveMergeIntoAPersonDeletedMeanwhileEndsTheMergedPersonEverywhere() {
         String kept = email("kept");
         String merged = email("merged");
