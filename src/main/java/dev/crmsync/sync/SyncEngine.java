@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 
@@ -397,7 +396,6 @@ public class SyncEngine {
         }
         return true;
     }
-
 
     private JsonNode read(String payload) {
         try {
