@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -32,9 +33,13 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         }
     }
 
-    /** One mapped field; {@code canonical} is empty for a constant, or several names for a split value. */
+    /**
+     * One mapped field; {@code canonical} is empty for a constant, or several names for a split value.
+     * {@code modified}, where the remote dates each field (HubSpot's property history), is where a
+     * record read with those dates keeps this field's; null: the field is dated by the record.
+     */
     public record Field(List<String> canonical, FieldPath remote, Direction direction, List<Transform> transforms,
-                        String conflict) {
+                        String conflict, FieldPath modified) {
 
         /** The system whose value wins a conflict on this field, or null for last-write-wins. */
         public String preferredSystem() {
@@ -42,16 +47,37 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         }
     }
 
-    /** A remote record read through this mapping: its id, modification time and canonical values. */
-    public record RemoteRecord(String externalId, Instant modifiedAt, boolean deleted, Map<String, Object> values) {
+    /**
+     * A remote record read through this mapping: its id, modification time and canonical values.
+     * {@code fieldTimes}: when each canonical field was last set, for a record read with per-field
+     * dates (absent fields have none); null for a record read without them.
+     */
+    public record RemoteRecord(String externalId, Instant modifiedAt, boolean deleted, Map<String, Object> values,
+                               @JsonInclude(JsonInclude.Include.NON_NULL) Map<String, Instant> fieldTimes) {
+
+        /** When {@code field} was last set: its own date where the record has one, else the record's. */
+        public Instant modifiedAt(String field) {
+            Instant own = fieldTimes == null ? null : fieldTimes.get(field);
+            return own != null ? own : modifiedAt;
+        }
     }
 
     /** Remote to canonical: only the fields that flow inbound. */
     public RemoteRecord toCanonical(JsonNode remote) {
         Map<String, Object> values = new LinkedHashMap<>();
+        Map<String, Instant> fieldTimes = null;
         for (Field field : fields) {
             if (!field.direction().inbound() || field.canonical().isEmpty()) {
                 continue;
+            }
+            if (field.modified() != null && remote.has(field.modified().root())) {
+                JsonNode at = field.modified().read(remote);
+                fieldTimes = fieldTimes == null ? new LinkedHashMap<>() : fieldTimes;
+                if (at != null) {
+                    Instant time = modifiedFormat.parse(plain(at));
+                    Map<String, Instant> times = fieldTimes;
+                    field.canonical().forEach(name -> times.put(name, time));
+                }
             }
             Object value = plain(field.remote().read(remote));
             int parts = field.canonical().size() > 1 ? field.canonical().size() : 0;
@@ -72,7 +98,12 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         JsonNode deleted = remoteDeleted == null ? null : remoteDeleted.read(remote);
         return new RemoteRecord(id == null ? null : id.asText(),
                 modified == null ? null : modifiedFormat.parse(plain(modified)),
-                deleted != null && deleted.asBoolean(), values);
+                deleted != null && deleted.asBoolean(), values, fieldTimes);
+    }
+
+    /** Whether some inbound field can be dated on its own (see {@link Field#modified()}). */
+    public boolean datesFields() {
+        return fields.stream().anyMatch(f -> f.direction().inbound() && f.modified() != null);
     }
 
     /** Canonical to remote: the fields that flow outbound, and constants. */

@@ -194,7 +194,8 @@ public class Mappings {
                 }
             }
             fields.add(new Field(List.copyOf(canonical), new FieldPath(node.get("remote").asText()), direction,
-                    List.copyOf(transforms), node.path("conflict").asText("last-write-wins")));
+                    List.copyOf(transforms), node.path("conflict").asText("last-write-wins"),
+                    node.hasNonNull("modified") ? new FieldPath(node.get("modified").asText()) : null));
         }
         JsonNode modified = root.get("remoteModified");
         return new Mapping(name, root.get("provider").asText(), root.get("object").asText(),

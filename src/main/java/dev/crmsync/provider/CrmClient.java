@@ -82,6 +82,15 @@ public interface CrmClient {
     }
 
     /**
+     * {@link #fetch} with the date each field was last set, where the mapping says where a record
+     * keeps it ({@code modified}): what the engine asks for when a record's own date cannot tell
+     * which of two changes of a field came last.
+     */
+    default Map<String, JsonNode> fetchDated(String objectType, List<String> ids) {
+        return fetch(objectType, ids);
+    }
+
+    /**
      * Whether a webhook event that names an id only reports what the hub itself wrote (as its link
      * to that record holds it), so the record need not be read. Only for systems with such webhooks.
      */

@@ -81,6 +81,13 @@ public class Inbox {
                 Map.of("key", key), Integer.class) > 0;
     }
 
+    /** Whether a change of this record waits to be applied (pending or claimed). */
+    public boolean waiting(String system, String objectType, String externalId) {
+        return jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE source_system = :system AND object_type = :object "
+                        + "AND external_id = :id AND state IN ('pending', 'claimed')",
+                Map.of("system", system, "object", objectType, "id", externalId), Integer.class) > 0;
+    }
+
     /**
      * Claims up to {@code limit} pending changes, oldest first. A claim older than {@code lease} (its
      * worker died) is taken again: applying a change and marking it done share one transaction, so

@@ -40,6 +40,8 @@ import org.springframework.stereotype.Component;
 public class InboxProcessor implements DisposableBean, ApplicationListener<ContextClosedEvent> {
 
     private static final Logger LOG = LoggerFactory.getLogger(InboxProcessor.class);
+    /** Marks the group of fetches that read field dates too ({@link SyncEngine#DATED_FETCH}). */
+    private static final String DATED = "#dated";
 
     private final Inbox inbox;
     private final SyncEngine engine;
@@ -143,14 +145,16 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private List<Change> resolveFetches(List<Change> batch) {
         Map<String, List<Change>> fetches = new LinkedHashMap<>();
         batch.stream().filter(change -> change.operation().equals("fetch"))
-                .forEach(change -> fetches.computeIfAbsent(change.sourceSystem() + "-" + change.objectType(),
-                        key -> new ArrayList<>()).add(change));
+                .forEach(change -> fetches.computeIfAbsent(change.sourceSystem() + "-" + change.objectType()
+                        + (SyncEngine.DATED_FETCH.equals(change.payload()) ? DATED : ""), key -> new ArrayList<>()).add(change));
         if (fetches.isEmpty()) {
             return batch;
         }
         Map<Long, Optional<Change>> resolved = new HashMap<>();
-        fetches.forEach((mappingName, all) -> {
+        fetches.forEach((group, all) -> {
             Change first = all.get(0);
+            boolean dated = group.endsWith(DATED);
+            String mappingName = dated ? group.substring(0, group.length() - DATED.length()) : group;
             CrmClient client = beans.getBean(first.sourceSystem() + "Client", CrmClient.class);
             List<Change> changes = new ArrayList<>();
             for (Change change : all) {
@@ -167,8 +171,9 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
                 return;
             }
             try {
-                Map<String, JsonNode> records = activity.timed(first.sourceSystem(), () -> client.fetch(first.objectType(),
-                        changes.stream().map(Change::externalId).distinct().toList()));
+                List<String> ids = changes.stream().map(Change::externalId).distinct().toList();
+                Map<String, JsonNode> records = activity.timed(first.sourceSystem(),
+                        () -> dated ? client.fetchDated(first.objectType(), ids) : client.fetch(first.objectType(), ids));
                 Mapping mapping = mappings.get(mappingName);
                 for (Change change : changes) {
                     JsonNode record = records.get(change.externalId());

@@ -28,10 +28,11 @@ public class Links {
     /**
      * A hub contact's record in one system. {@code syncedValues} are canonical values, keyed by
      * canonical name; null while the hub has not merged the record yet (a link found, not synced).
+     * {@code movedAt}: when a merge last moved the record from the merged person to this one.
      */
     public record Link(String system, String objectType, String externalId, String contactId,
                        Map<String, Object> syncedValues, String syncedHash, Instant remoteModifiedAt, Instant lastSyncedAt,
-                       Instant writtenAt) {
+                       Instant writtenAt, Instant movedAt) {
     }
 
     private final NamedParameterJdbcTemplate jdbc;
@@ -122,6 +123,13 @@ public class Links {
                 .toArray(MapSqlParameterSource[]::new));
     }
 
+    /** Notes that a merge moved the record to the contact it is now linked to. */
+    public void moved(String system, String objectType, String externalId, Instant now) {
+        jdbc.update("UPDATE contact_link SET moved_at = :now WHERE system = :system AND object_type = :object "
+                + "AND external_id = :id", new MapSqlParameterSource("now", at(now)).addValue("system", system)
+                .addValue("object", objectType).addValue("id", externalId));
+    }
+
     public void delete(String system, String objectType, String externalId) {
         jdbc.update("DELETE FROM contact_link WHERE system = :system AND object_type = :object AND external_id = :id",
                 Map.of("system", system, "object", objectType, "id", externalId));
@@ -142,7 +150,8 @@ public class Links {
         String values = rs.getString("synced_values");
         return new Link(rs.getString("system"), rs.getString("object_type"), rs.getString("external_id"),
                 rs.getString("contact_id"), values == null ? null : read(values), rs.getString("synced_hash"),
-                instant(rs, "remote_modified_at"), instant(rs, "last_synced_at"), instant(rs, "written_at"));
+                instant(rs, "remote_modified_at"), instant(rs, "last_synced_at"), instant(rs, "written_at"),
+                instant(rs, "moved_at"));
     }
 
     private Map<String, Object> read(String text) {

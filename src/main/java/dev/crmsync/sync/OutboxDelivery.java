@@ -275,9 +275,11 @@ public class OutboxDelivery implements DisposableBean {
             var remote = mapping.toCanonical(delivery.getReply());
             String key = poller.key(delivery.getSystem(), delivery.getObjectType(), remote, delivery.getReply());
             boolean merging = inbox.accept(key, delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(),
-                    "update", delivery.getReply().toString(), remote.modifiedAt()) || inbox.waiting(key);
-            // the engine already merged this very version and left the base as it was (it was stale): the
-            // next try writes without reading again, or the row would wait for a merge that never comes
+                    "update", delivery.getReply().toString(), remote.modifiedAt())
+                    || inbox.waiting(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId());
+            // when the engine already merged this very version and left the base as it was (it was stale), and
+            // nothing else of the record waits (such as a read of it with its fields' dates), the next try
+            // writes without reading again: the row would otherwise wait for a merge that never comes
             jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL, next_attempt_at = :at, last_error = :why "
                             + "WHERE id = :id", new MapSqlParameterSource("id", delivery.getOutboxId())
                             .addValue("at", Links.at(merging ? now.plus(MERGE_FIRST) : now))

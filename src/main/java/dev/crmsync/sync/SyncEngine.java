@@ -36,7 +36,10 @@ import org.springframework.transaction.annotation.Transactional;
 public class SyncEngine {
 
     /** What applying a change did. */
-    public enum Outcome { CREATED, UPDATED, UNCHANGED, ECHO, DELETED, STALE_IGNORED, MERGED, SKIPPED }
+    public enum Outcome { CREATED, UPDATED, UNCHANGED, ECHO, DELETED, STALE_IGNORED, MERGED, SKIPPED, REREAD }
+
+    /** The payload of a fetch that reads a record with its fields' dates ({@link CrmClient#fetchDated}). */
+    public static final String DATED_FETCH = "{\"dated\":true}";
 
     private final ContactStore contacts;
     private final ContactService service;
@@ -88,7 +91,7 @@ public class SyncEngine {
         String system = change.sourceSystem();
         Mapping mapping = mappings.get(system + "-" + change.objectType());
         RemoteRecord record = change.operation().equals("delete")
-                ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of())
+                ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of(), null)
                 : mapping.toCanonical(read(change.payload()));
         Instant remoteTime = record.modifiedAt() != null ? record.modifiedAt() : change.remoteModifiedAt();
         Source source = new Source(system, null, remoteTime);
@@ -195,6 +198,7 @@ public class SyncEngine {
         }
         Map<String, Object> hub = contact.values().canonical();
         Map<String, ContactStore.FieldStamp> stamps = contacts.fieldStamps(contact.id());
+        Instant movedAt = link == null ? null : link.movedAt();
         Map<String, Object> result = new HashMap<>();
         boolean hubWins = false;
         for (String field : mapping.inboundFields()) {
@@ -209,7 +213,22 @@ public class SyncEngine {
                 hubWins = true;
                 continue;
             }
+            Instant fieldTime = record.fieldTimes() == null ? remoteTime : record.modifiedAt(field);
             boolean hubChanged = base != null ? !OutboxDelivery.same(hubValue, baseValue) : !OutboxDelivery.empty(hubValue);
+            boolean beforeMove = movedAt != null && fieldTime != null && !fieldTime.isAfter(movedAt);
+            if ((hubChanged && mappings.preferred(field, source.system(), hubSystem(stamps, field)) == null || beforeMove)
+                    && record.fieldTimes() == null && mapping.datesFields()
+                    && rereadDated(change, remoteTime)) {
+                // which change came last is decided by dates, and this record's date is that of its latest
+                // change of any field (a merge, another field, our own write): read it again with each field's
+                return Outcome.REREAD;
+            }
+            if (beforeMove && !OutboxDelivery.empty(hubValue)) {
+                // changed before a merge moved the record to this person: the merged person's value, which
+                // only fills what the survivor lacks, as the merge itself did
+                hubWins = true;
+                continue;
+            }
             if (!hubChanged) {
                 result.put(field, remoteValue);
                 continue;
@@ -220,7 +239,7 @@ public class SyncEngine {
             String preferred = mappings.preferred(field, source.system(), hubSystem);
             String rule = preferred == null ? "last-write-wins" : "prefer:" + preferred;
             boolean remoteWins = preferred != null ? preferred.equals(source.system())
-                    : remoteTime != null && remoteTime.isAfter(hubTime);
+                    : fieldTime != null && fieldTime.isAfter(hubTime);
             if (remoteWins) {
                 result.put(field, remoteValue);
             } else {
@@ -236,6 +255,27 @@ public class SyncEngine {
         }
         save(mapping, change, updated, record, remoteTime);
         return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
+    }
+
+    private static String hubSystem(Map<String, ContactStore.FieldStamp> stamps, String field) {
+        ContactStore.FieldStamp stamp = stamps.get(field);
+        return stamp == null ? "hub" : stamp.source();
+    }
+
+    /**
+     * Asks for the record again, read with its fields' dates (once per version of it: a second change
+     * of the same version waits for that read too). False when that read was made and gave no date for
+     * the field: then the record's date decides.
+     */
+    private boolean rereadDated(Change change, Instant remoteTime) {
+        String key = change.sourceSystem() + ":" + change.objectType() + ":" + change.externalId() + ":" + remoteTime
+                + ":dated";
+        if (inbox.accept(key, change.sourceSystem(), change.objectType(), change.externalId(), "fetch", DATED_FETCH,
+                remoteTime)) {
+            meters.counter("crmsync.sync.rereads", "system", change.sourceSystem()).increment();
+            return true;
+        }
+        return inbox.waiting(key);
     }
 
     /**
@@ -317,6 +357,7 @@ public class SyncEngine {
                     && !outbox.onItsWay(survivor.id(), link.system())) {
                 links.save(link.system(), link.objectType(), link.externalId(), survivor.id(), link.syncedValues(),
                         link.syncedHash(), link.remoteModifiedAt(), now());
+                links.moved(link.system(), link.objectType(), link.externalId(), now());
             }
         }
         // the values the merged person fills in come from the hub, not from the system that merged: it gets them too

@@ -84,6 +84,12 @@ class ThreeCrmTest {
         PD.webhooks().resume();
     }
 
+    /** A test that failed while it held a system paused would otherwise fail the tests after it. */
+    @org.junit.jupiter.api.AfterEach
+    void resumeAll() {
+        List.of("salesforce", "hubspot", "pipedrive").forEach(pauses::resume);
+    }
+
     @Test
     void onePersonEnteredInTwoCrmsWithDifferentlyCasedEmailsIsOneContactLinkedEverywhere() {
         String email = email("ada");
@@ -220,6 +226,41 @@ class ThreeCrmTest {
         await().atMost(PATIENCE).until(() -> outboxPending(hubId) == 0);
         assertThat(api.get("/api/contacts/" + hubId).json().get("title").asText()).isEqualTo("Manager");
         assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Manager");
+    }
+
+    @Test
+    void aHubSpotEditOlderThanTheHubsIsDatedByItsOwnTimeNotByALaterEditOfAnotherField() throws Exception {
+        String email = email("fieldDates");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Dates\",\"title\":\"Clerk\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        String hsId = externalId(hubId, "hubspot");
+
+        // HubSpot's title is edited first, the API's later; then HubSpot's phone, which moves the record's date
+        // past the API's edit. The hub reads the record after all three (webhooks late, deliveries held).
+        pauses.pause("hubspot", Duration.ofMinutes(5), "test: the hub's title waits");
+        HS.webhooks().pause();
+        HS.update(hsId, Map.of("jobtitle", "Director"));
+        Thread.sleep(50);
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Manager\"}");
+        Thread.sleep(50);
+        HS.update(hsId, Map.of("phone", "+14155550108"));
+        HS.webhooks().resume();
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + hubId).json().get("phone").asText()).isEqualTo("+14155550108");
+            assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND external_id = ? "
+                    + "AND state IN ('pending', 'claimed')", Integer.class, hsId)).isZero();
+        });
+        assertThat(api.get("/api/contacts/" + hubId).json().get("title").asText()).isEqualTo("Manager");
+        pauses.resume("hubspot");
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(property(HS.find(hsId).orElseThrow(), "jobtitle")).isEqualTo("Manager");
+            assertThat(SF.find(SalesforceSimulator.CONTACT, externalId(hubId, "salesforce")).orElseThrow())
+                    .containsEntry("Title", "Manager").containsEntry("Phone", "+14155550108");
+        });
+        assertThat(jdbc.queryForObject("SELECT winner FROM conflict WHERE contact_id = ? AND field = 'title'", String.class,
+                hubId)).isEqualTo("api");
     }
 
     @Test
@@ -412,6 +453,54 @@ class ThreeCrmTest {
             assertThat(PD.findByEmail(merged)).isEmpty();
             assertThat(PD.findByEmail(kept)).isEmpty();
         });
+    }
+
+    @Test
+    void anEditOfTheMergedPersonsRecordMadeBeforeTheMergeAndReadAfterItDoesNotOverwriteTheSurvivor() {
+        String kept = email("keptOwnValues");
+        String merged = email("mergedEdited");
+        String edited = email("mergedEditedAgain");
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(mergedHub).size() == 3);
+        String mergedHs = externalId(mergedHub, "hubspot");
+        // the survivor's HubSpot create waits, so the merge moves the merged person's HubSpot record to it
+        pauses.pause("hubspot", Duration.ofMinutes(5), "test: the survivor has no HubSpot record yet");
+        String keptHub = api.post("/api/contacts", "{\"email\":\"" + kept + "\",\"lastName\":\"Kept\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(keptHub).size() == 2);
+
+        // the merged person's record is edited in HubSpot, webhook late; then Pipedrive merges the two people
+        HS.webhooks().pause();
+        HS.update(mergedHs, Map.of("email", edited, "lastname", "Edited"));
+        PD.merge(Long.parseLong(externalId(mergedHub, "pipedrive")), Long.parseLong(externalId(keptHub, "pipedrive")));
+        await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + mergedHub).status() == 301);
+        assertThat(links(keptHub)).contains("hubspot:contact:" + mergedHs);
+        HS.webhooks().resume();
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND external_id = ? "
+                    + "AND state = 'done' AND payload LIKE ?", Integer.class, mergedHs, "%" + edited + "%")).isPositive();
+            assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND external_id = ? "
+                    + "AND state IN ('pending', 'claimed')", Integer.class, mergedHs)).isZero();
+        });
+        JsonNode survivor = api.get("/api/contacts/" + keptHub).json();
+        assertThat(survivor.get("email").asText()).isEqualTo(kept);
+        assertThat(survivor.get("lastName").asText()).isEqualTo("Kept");
+        pauses.resume("hubspot");
+
+        // the moved record becomes the survivor's; the merged person's edit lives nowhere
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(HS.find(mergedHs).orElseThrow()).satisfies(c -> {
+                assertThat(property(c, "email")).isEqualTo(kept);
+                assertThat(property(c, "lastname")).isEqualTo("Kept");
+            });
+            assertThat(liveSalesforce(kept)).singleElement().satisfies(r -> assertThat(r).containsEntry("LastName", "Kept"));
+            assertThat(PD.findByEmail(kept)).hasSize(1);
+        });
+        assertThat(liveHubSpot(edited)).isEmpty();
+        assertThat(liveSalesforce(edited)).isEmpty();
+        assertThat(PD.findByEmail(edited)).isEmpty();
+        assertThat(api.get("/api/contacts?email=" + edited).json().get("items")).isEmpty();
     }
 
     @Test

@@ -118,8 +118,13 @@ import dev.crmsync.sim.SimulatorServer;
  *   ({@code context.ids} names a missing id, {@code context.propertyName} a bad property; a taken
  *   email's message names the existing id). Results are in input order.
  *   <ul>
- *     <li>read: {@code {"inputs":[{"id":"12"}],"properties":[...],"idProperty":"email"?}};
- *     merged-away ids answer the survivor; missing or archived: {@code OBJECT_NOT_FOUND}.</li>
+ *     <li>read: {@code {"inputs":[{"id":"12"}],"properties":[...],"idProperty":"email"?,"propertiesWithHistory":[...]?}};
+ *     merged-away ids answer the survivor; missing or archived: {@code OBJECT_NOT_FOUND}. With
+ *     {@code propertiesWithHistory}, at most {@value #MAX_HISTORY_BATCH} inputs (more: 400), and each
+ *     result also has {@code "propertiesWithHistory":{"email":[{"value","timestamp","sourceType"}, ...]}}:
+ *     the property's last {@value #HISTORY_KEPT} versions, newest first ({@code ""} once cleared;
+ *     {@code sourceType} INTEGRATION for API writes, CRM_UI for the Java helpers' edits, IMPORT for seeds;
+ *     a value a merge moves onto the survivor is dated by the merge).</li>
  *     <li>create: {@code {"inputs":[{"properties":{...}}]}}; two inputs with one email: the second fails.</li>
  *     <li>update: {@code {"inputs":[{"id":"12","idProperty":"email"?,"properties":{...}}]}}; the same id
  *     twice is a 400.</li>
@@ -222,6 +227,9 @@ public final class HubSpotSimulator extends SimulatorServer {
     static final Set<String> READ_ONLY = Set.of("hs_object_id", "createdate", "lastmodifieddate",
             "hs_merged_object_ids", "hs_additional_emails");
     private static final List<String> ALWAYS_READ = List.of("createdate", "hs_object_id", "lastmodifieddate");
+    /** Versions of a property a contact keeps, and inputs a batch read that asks for histories takes. */
+    static final int HISTORY_KEPT = 20;
+    static final int MAX_HISTORY_BATCH = 50;
     private static final Set<String> BATCH_OPS = Set.of("read", "create", "update", "upsert", "archive");
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
     private static final Pattern DIGITS = Pattern.compile("\\d{1,18}");
@@ -252,9 +260,13 @@ public final class HubSpotSimulator extends SimulatorServer {
 
     private volatile Clock clock;
 
-    /** A contact as stored; a new one replaces it on every change. {@code properties} hold no server-owned time or id. */
+    /**
+     * A contact as stored; a new one replaces it on every change. {@code properties} hold no server-owned
+     * time or id; {@code history} holds each property's versions, newest first.
+     */
     private record Stored(long id, Map<String, String> properties, Instant createdAt, Instant updatedAt,
-                          Instant archivedAt, Long mergedInto) implements ContactSearch.Row {
+                          Instant archivedAt, Long mergedInto, Map<String, List<Version>> history)
+            implements ContactSearch.Row {
 
         boolean archived() {
             return archivedAt != null;
@@ -292,6 +304,29 @@ public final class HubSpotSimulator extends SimulatorServer {
             }
             return all;
         }
+    }
+
+    /** One version of a property: its value ("" once cleared), when it was set and by what kind of source. */
+    private record Version(String value, Instant timestamp, String sourceType) {
+
+        Map<String, Object> view() {
+            return Map.of("value", value, "timestamp", TIMESTAMP.format(timestamp), "sourceType", sourceType);
+        }
+    }
+
+    /** The history after {@code values} were set at {@code at}; each property keeps its latest versions. */
+    private static Map<String, List<Version>> history(Map<String, List<Version>> before, Map<String, String> values,
+                                                      Instant at, String source) {
+        Map<String, List<Version>> history = new HashMap<>(before);
+        String sourceType = source == null ? "IMPORT" : source.equals(API) ? "INTEGRATION" : source;
+        values.forEach((name, value) -> {
+            List<Version> versions = new ArrayList<>(HISTORY_KEPT);
+            versions.add(new Version(value == null ? "" : value, at, sourceType));
+            List<Version> older = history.getOrDefault(name, List.of());
+            versions.addAll(older.subList(0, Math.min(older.size(), HISTORY_KEPT - 1)));
+            history.put(name, List.copyOf(versions));
+        });
+        return Collections.unmodifiableMap(history);
     }
 
     /** A request HubSpot refuses: status, category, message and the optional error context. */
@@ -796,7 +831,8 @@ public final class HubSpotSimulator extends SimulatorServer {
                         + " belongs to contact " + liveByEmail.get(email.toLowerCase(Locale.ROOT)));
             }
             Instant now = stamp();
-            Stored restored = new Stored(current.id(), current.properties(), current.createdAt(), now, null, null);
+            Stored restored = new Stored(current.id(), current.properties(), current.createdAt(), now, null, null,
+                    current.history());
             put(restored);
             webhooks.restore(restored.id(), now.toEpochMilli(), CRM_UI);
             return view(restored, null);
@@ -896,7 +932,8 @@ public final class HubSpotSimulator extends SimulatorServer {
             }
         }
         Instant now = stamp();
-        Stored created = new Stored(nextId++, Collections.unmodifiableMap(properties), now, now, null, null);
+        Stored created = new Stored(nextId++, Collections.unmodifiableMap(properties), now, now, null, null,
+                history(Map.of(), properties, now, source));
         put(created);
         if (source != null) {
             webhooks.creation(created.id(), now.toEpochMilli(), source, properties);
@@ -931,7 +968,7 @@ public final class HubSpotSimulator extends SimulatorServer {
         }
         Instant now = stamp();
         Stored updated = new Stored(current.id(), Collections.unmodifiableMap(properties), current.createdAt(), now,
-                null, null);
+                null, null, history(current.history(), changed, now, source));
         put(updated);
         webhooks.propertyChanges(updated.id(), now.toEpochMilli(), source, changed);
         return updated;
@@ -939,7 +976,8 @@ public final class HubSpotSimulator extends SimulatorServer {
 
     private Stored archive(Stored current, String source) {
         Instant now = stamp();
-        Stored archived = new Stored(current.id(), current.properties(), current.createdAt(), now, now, null);
+        Stored archived = new Stored(current.id(), current.properties(), current.createdAt(), now, now, null,
+                current.history());
         put(archived);
         webhooks.deletion(archived.id(), now.toEpochMilli(), source);
         return archived;
@@ -969,9 +1007,14 @@ public final class HubSpotSimulator extends SimulatorServer {
         properties.put("hs_merged_object_ids", mergedIds);
         Instant now = stamp();
         // The merged contact goes first, so its email is free when the survivor may take it.
-        put(new Stored(merged.id(), merged.properties(), merged.createdAt(), now, now, primary.id()));
+        put(new Stored(merged.id(), merged.properties(), merged.createdAt(), now, now, primary.id(), merged.history()));
+        Map<String, String> set = new LinkedHashMap<>(moved);
+        set.put("hs_merged_object_ids", mergedIds);
+        if (properties.containsKey("hs_additional_emails")) {
+            set.put("hs_additional_emails", properties.get("hs_additional_emails"));
+        }
         Stored survivor = new Stored(primary.id(), Collections.unmodifiableMap(properties), primary.createdAt(), now,
-                null, null);
+                null, null, history(primary.history(), set, now, source));
         put(survivor);
         webhooks.merge(survivor.id(), List.of(merged.id()), moved, now.toEpochMilli(), source);
         return survivor;
@@ -1054,6 +1097,11 @@ public final class HubSpotSimulator extends SimulatorServer {
 
     /** A contact as the API shows it: {@code requested} properties (null: every one with a value). */
     private static Map<String, Object> view(Stored s, List<String> requested) {
+        return view(s, requested, List.of());
+    }
+
+    /** ... and {@code propertiesWithHistory}: the versions of each of {@code histories}, newest first. */
+    private static Map<String, Object> view(Stored s, List<String> requested, List<String> histories) {
         Map<String, Object> view = new LinkedHashMap<>();
         view.put("id", Long.toString(s.id()));
         Map<String, String> properties;
@@ -1074,6 +1122,12 @@ public final class HubSpotSimulator extends SimulatorServer {
         view.put("archived", s.archived());
         if (s.archived()) {
             view.put("archivedAt", TIMESTAMP.format(s.archivedAt()));
+        }
+        if (!histories.isEmpty()) {
+            Map<String, Object> versions = new TreeMap<>();
+            histories.forEach(name -> versions.put(name, s.history().getOrDefault(name, List.of()).stream()
+                    .map(Version::view).toList()));
+            view.put("propertiesWithHistory", versions);
         }
         return Collections.unmodifiableMap(view);
     }
@@ -1372,6 +1426,12 @@ public final class HubSpotSimulator extends SimulatorServer {
                 requested.add(p.asText());
             }
         }
+        List<String> histories = new ArrayList<>();
+        body.path("propertiesWithHistory").forEach(p -> histories.add(p.asText()));
+        if (!histories.isEmpty() && inputs.size() > MAX_HISTORY_BATCH) {
+            throw Refused.invalid("The maximum number of inputs supported in a batch request for property histories is "
+                    + MAX_HISTORY_BATCH + ". Please reduce the number of items and try again");
+        }
         Set<Long> answered = new HashSet<>();
         for (JsonNode input : inputs) {
             String id = input.path("id").asText("");
@@ -1379,7 +1439,7 @@ public final class HubSpotSimulator extends SimulatorServer {
             if (s == null) {
                 errors.add(Refused.notFound(id).batchError());
             } else if (answered.add(s.id())) {
-                results.add(view(s, requested));
+                results.add(view(s, requested, histories));
             }
         }
     }

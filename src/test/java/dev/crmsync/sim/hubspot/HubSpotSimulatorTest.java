@@ -549,6 +549,40 @@ class HubSpotSimulatorTest {
     }
 
     @Test
+    void batchReadWithHistoriesDatesEachPropertyByItsOwnLastChangeNotByTheContacts() {
+        String ada = create("email", "ada@example.com", "jobtitle", "Clerk");
+        Instant created = clock.instant();
+        clock.advance(Duration.ofSeconds(5));
+        api.patch(CONTACTS + "/" + ada, json(Map.of("properties", props("jobtitle", "Countess"))));
+        Instant titled = clock.instant();
+        clock.advance(Duration.ofSeconds(5));
+        api.patch(CONTACTS + "/" + ada, json(Map.of("properties", props("phone", "+14155552671"))));
+
+        JsonNode read = ok(api.post(CONTACTS + "/batch/read", json(Map.of("inputs", List.of(Map.of("id", ada)),
+                "properties", List.of("jobtitle", "phone"), "propertiesWithHistory", List.of("email", "jobtitle", "company")))), 200);
+        JsonNode contact = read.get("results").get(0);
+        assertThat(Instant.parse(contact.get("updatedAt").asText())).isEqualTo(clock.instant());
+        JsonNode histories = contact.get("propertiesWithHistory");
+        assertThat(histories.get("jobtitle")).extracting(v -> v.get("value").asText()).containsExactly("Countess", "Clerk");
+        assertThat(Instant.parse(histories.get("jobtitle").get(0).get("timestamp").asText())).isEqualTo(titled);
+        assertThat(histories.get("jobtitle").get(0).get("sourceType").asText()).isEqualTo("INTEGRATION");
+        assertThat(Instant.parse(histories.get("email").get(0).get("timestamp").asText())).isEqualTo(created);
+        assertThat(histories.get("company")).isEmpty();
+        assertThat(histories.has("phone")).isFalse();
+        // a plain read has none
+        assertThat(ok(api.post(CONTACTS + "/batch/read", json(Map.of("inputs", List.of(Map.of("id", ada))))), 200)
+                .get("results").get(0).has("propertiesWithHistory")).isFalse();
+
+        List<Map<String, String>> many = new ArrayList<>();
+        for (int i = 0; i < 51; i++) {
+            many.add(Map.of("id", ada));
+        }
+        Reply tooMany = api.post(CONTACTS + "/batch/read", json(Map.of("inputs", many, "propertiesWithHistory", List.of("email"))));
+        assertThat(tooMany.status()).isEqualTo(400);
+        assertThat(tooMany.json().get("message").asText()).contains("property histories is 50");
+    }
+
+    @Test
     void batchUpdateSavesWhatItCanAndRefusesTheSameIdTwice() {
         String ada = create("email", "ada@example.com", "firstname", "Ada");
         String grace = create("email", "grace@example.com", "firstname", "Grace");
