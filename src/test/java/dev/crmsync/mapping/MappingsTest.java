@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -43,6 +44,24 @@ class MappingsTest {
         RemoteRecord record = load(Path.of(".")).toCanonical(mapping, golden(folder + "/contact-remote.json"));
 
         assertThat((JsonNode) JSON.valueToTree(record)).isEqualTo(golden(folder + "/contact-canonical.json"));
+    }
+
+    @Test
+    void aHubSpotRecordReadWithPropertyHistoriesDatesEachFieldByItsOwnLastChange() throws IOException {
+        Mappings mappings = load(Path.of("."));
+        String record = "{\"id\":\"7\",\"updatedAt\":\"2026-11-23T10:00:00Z\",\"properties\":{\"email\":\"ada@example.com\","
+                + "\"jobtitle\":\"Countess\"}";
+        RemoteRecord plain = mappings.toCanonical("hubspot-contact", JSON.readTree(record + "}"));
+        assertThat(plain.fieldTimes()).isNull();
+        assertThat(plain.modifiedAt("title")).isEqualTo(Instant.parse("2026-11-23T10:00:00Z"));
+
+        RemoteRecord dated = mappings.toCanonical("hubspot-contact", JSON.readTree(record + ",\"propertiesWithHistory\":{"
+                + "\"jobtitle\":[{\"value\":\"Countess\",\"timestamp\":\"2026-11-23T09:00:00Z\"},"
+                + "{\"value\":\"Clerk\",\"timestamp\":\"2026-11-22T09:00:00Z\"}],\"email\":[]}}"));
+        assertThat(dated.fieldTimes()).containsExactly(Map.entry("title", Instant.parse("2026-11-23T09:00:00Z")));
+        assertThat(dated.modifiedAt("title")).isEqualTo(Instant.parse("2026-11-23T09:00:00Z"));
+        // a field without a version of its own is dated by the record
+        assertThat(dated.modifiedAt("email")).isEqualTo(Instant.parse("2026-11-23T10:00:00Z"));
     }
 
     @ParameterizedTest(name = "{0}")
