@@ -216,8 +216,10 @@ public class SyncEngine {
             Instant fieldTime = record.fieldTimes() == null ? remoteTime : record.modifiedAt(field);
             boolean hubChanged = base != null ? !OutboxDelivery.same(hubValue, baseValue) : !OutboxDelivery.empty(hubValue);
             boolean beforeMove = movedAt != null && fieldTime != null && !fieldTime.isAfter(movedAt);
-            if ((hubChanged && mappings.preferred(field, source.system(), hubSystem(stamps, field)) == null || beforeMove)
-                    && record.fieldTimes() == null && mapping.datesFields()
+            ContactStore.FieldStamp stamp = stamps.get(field);
+            String hubSystem = stamp == null ? "hub" : stamp.source();
+            String preferred = mappings.preferred(field, source.system(), hubSystem);
+            if ((hubChanged && preferred == null || beforeMove) && record.fieldTimes() == null && mapping.datesFields()
                     && rereadDated(change, remoteTime)) {
                 // which change came last is decided by dates, and this record's date is that of its latest
                 // change of any field (a merge, another field, our own write): read it again with each field's
@@ -233,10 +235,7 @@ public class SyncEngine {
                 result.put(field, remoteValue);
                 continue;
             }
-            ContactStore.FieldStamp stamp = stamps.get(field);
-            String hubSystem = stamp == null ? "hub" : stamp.source();
             Instant hubTime = stamp == null ? contact.updatedAt() : stamp.at();
-            String preferred = mappings.preferred(field, source.system(), hubSystem);
             String rule = preferred == null ? "last-write-wins" : "prefer:" + preferred;
             boolean remoteWins = preferred != null ? preferred.equals(source.system())
                     : fieldTime != null && fieldTime.isAfter(hubTime);
@@ -255,11 +254,6 @@ public class SyncEngine {
         }
         save(mapping, change, updated, record, remoteTime);
         return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
-    }
-
-    private static String hubSystem(Map<String, ContactStore.FieldStamp> stamps, String field) {
-        ContactStore.FieldStamp stamp = stamps.get(field);
-        return stamp == null ? "hub" : stamp.source();
     }
 
     /**
