@@ -40,8 +40,6 @@ import org.springframework.stereotype.Component;
 public class InboxProcessor implements DisposableBean, ApplicationListener<ContextClosedEvent> {
 
     private static final Logger LOG = LoggerFactory.getLogger(InboxProcessor.class);
-    /** Marks the group of fetches that read field dates too ({@link SyncEngine#DATED_FETCH}). */
-    private static final String DATED = "#dated";
 
     private final Inbox inbox;
     private final SyncEngine engine;
@@ -145,16 +143,14 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private List<Change> resolveFetches(List<Change> batch) {
         Map<String, List<Change>> fetches = new LinkedHashMap<>();
         batch.stream().filter(change -> change.operation().equals("fetch"))
-                .forEach(change -> fetches.computeIfAbsent(change.sourceSystem() + "-" + change.objectType()
-                        + (SyncEngine.DATED_FETCH.equals(change.payload()) ? DATED : ""), key -> new ArrayList<>()).add(change));
+                .forEach(change -> fetches.computeIfAbsent(change.sourceSystem() + "-" + change.objectType(),
+                        key -> new ArrayList<>()).add(change));
         if (fetches.isEmpty()) {
             return batch;
         }
         Map<Long, Optional<Change>> resolved = new HashMap<>();
-        fetches.forEach((group, all) -> {
+        fetches.forEach((mappingName, all) -> {
             Change first = all.get(0);
-            boolean dated = group.endsWith(DATED);
-            String mappingName = dated ? group.substring(0, group.length() - DATED.length()) : group;
             CrmClient client = beans.getBean(first.sourceSystem() + "Client", CrmClient.class);
             List<Change> changes = new ArrayList<>();
             for (Change change : all) {
@@ -172,9 +168,11 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
             }
             try {
                 List<String> ids = changes.stream().map(Change::externalId).distinct().toList();
-                Map<String, JsonNode> records = activity.timed(first.sourceSystem(),
-                        () -> dated ? client.fetchDated(first.objectType(), ids) : client.fetch(first.objectType(), ids));
                 Mapping mapping = mappings.get(mappingName);
+                // with each field's date where the mapping says where it is: the record's own date is that of its
+                // latest change of any field, which would date all of them
+                Map<String, JsonNode> records = activity.timed(first.sourceSystem(), () -> mapping.datesFields()
+                        ? client.fetchDated(first.objectType(), ids) : client.fetch(first.objectType(), ids));
                 for (Change change : changes) {
                     JsonNode record = records.get(change.externalId());
                     if (record == null) {

@@ -123,7 +123,7 @@ public class Links {
                 .toArray(MapSqlParameterSource[]::new));
     }
 
-    /** Notes that a merge moved the record to the contact it is now linked to. */
+    /** Notes that a merge moved the record to the contact it is now linked to (null: forgets it). */
     public void moved(String system, String objectType, String externalId, Instant now) {
         jdbc.update("UPDATE contact_link SET moved_at = :now WHERE system = :system AND object_type = :object "
                 + "AND external_id = :id", new MapSqlParameterSource("now", at(now)).addValue("system", system)

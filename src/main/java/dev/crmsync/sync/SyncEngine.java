@@ -38,8 +38,8 @@ public class SyncEngine {
     /** What applying a change did. */
     public enum Outcome { CREATED, UPDATED, UNCHANGED, ECHO, DELETED, STALE_IGNORED, MERGED, SKIPPED, REREAD }
 
-    /** The payload of a fetch that reads a record with its fields' dates ({@link CrmClient#fetchDated}). */
-    public static final String DATED_FETCH = "{\"dated\":true}";
+    /** The payload of a fetch the engine asks for: the record read again, with its fields' dates. */
+    private static final String DATED_FETCH = "{\"dated\":true}";
 
     private final ContactStore contacts;
     private final ContactService service;
@@ -215,7 +215,7 @@ public class SyncEngine {
             }
             Instant fieldTime = record.fieldTimes() == null ? remoteTime : record.modifiedAt(field);
             boolean hubChanged = base != null ? !OutboxDelivery.same(hubValue, baseValue) : !OutboxDelivery.empty(hubValue);
-            boolean beforeMove = movedAt != null && fieldTime != null && !fieldTime.isAfter(movedAt);
+            boolean beforeMove = base != null && movedAt != null && fieldTime != null && !fieldTime.isAfter(movedAt);
             ContactStore.FieldStamp stamp = stamps.get(field);
             String hubSystem = stamp == null ? "hub" : stamp.source();
             String preferred = mappings.preferred(field, source.system(), hubSystem);
@@ -237,8 +237,11 @@ public class SyncEngine {
             }
             Instant hubTime = stamp == null ? contact.updatedAt() : stamp.at();
             String rule = preferred == null ? "last-write-wins" : "prefer:" + preferred;
+            // the first read of a record its system's merge kept as the survivor before the hub knew it: its values
+            // are the survivor's, and win over what the hub held before that merge (the merged person's)
+            boolean survivorsOwn = base == null && movedAt != null && !hubTime.isAfter(movedAt);
             boolean remoteWins = preferred != null ? preferred.equals(source.system())
-                    : fieldTime != null && fieldTime.isAfter(hubTime);
+                    : survivorsOwn || fieldTime != null && fieldTime.isAfter(hubTime);
             if (remoteWins) {
                 result.put(field, remoteValue);
             } else {
@@ -249,10 +252,25 @@ public class SyncEngine {
         }
         Contact updated = write(contact, contact.values().with(result), source,
                 hubWins ? Set.of(source.system()) : Set.of());
+        if (updated != contact && record.fieldTimes() != null) {
+            // each field the record changed is dated by when it was set there, not by the record's latest change
+            Map<String, Object> now = updated.values().canonical();
+            Map<String, ContactStore.FieldStamp> own = new HashMap<>();
+            result.keySet().stream().filter(field -> record.fieldTimes().containsKey(field))
+                    .filter(field -> !OutboxDelivery.same(now.get(field), hub.get(field)))
+                    .forEach(field -> own.put(field, new ContactStore.FieldStamp(source.system(), record.fieldTimes().get(field))));
+            if (!own.isEmpty()) {
+                contacts.stampFields(contact.id(), own);
+            }
+        }
         if (hubWins && updated == contact) {
             outbox.enqueue(contact, "hub", Set.of(source.system()), now());
         }
         save(mapping, change, updated, record, remoteTime);
+        if (base == null && movedAt != null) {
+            // read once: from now on it is the survivor's record like any other
+            links.moved(change.sourceSystem(), change.objectType(), change.externalId(), null);
+        }
         return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
     }
 
@@ -292,9 +310,10 @@ public class SyncEngine {
             if (survivor.isEmpty()) {
                 // a survivor the hub has not read yet (its creation's webhook late or lost) is another record,
                 // with its own values: linked without a merge base, so nothing is sent to it before its first
-                // read is merged here, and its values are not taken for the merged person's changes
+                // read is merged here, where its values win over what the hub held before (the merged person's)
                 Link moved = loser.get();
                 links.save(system, object, survivorId, moved.contactId(), null, null, null, now());
+                links.moved(system, object, survivorId, now());
                 survivor = links.find(system, object, survivorId);
                 outcome = Outcome.MERGED;
             } else if (!loser.get().contactId().equals(survivor.get().contactId())) {

@@ -531,6 +531,42 @@ class ThreeCrmTest {
     }
 
     @Test
+    void aPipedriveMergeIntoAPersonTheHubHasNotReadYetKeepsThatPersonsValuesOverTheMergedPersonsLaterEdit() {
+        String mergedEmail = email("pdMerged");
+        String changedEmail = email("pdMergedChanged");
+        String survivorEmail = email("pdSurvivor");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + mergedEmail + "\",\"lastName\":\"Merged\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+
+        // the survivor's creation is missed (webhook lost, no poll while Pipedrive is paused); the merged person is
+        // edited in the hub after Pipedrive merged the two and before the hub hears of the merge
+        pauses.pause("pipedrive", Duration.ofMinutes(5), "test: no poll finds the survivor");
+        PD.webhooks().loseNext(1);
+        long survivorPd = ((Number) PD.create(Map.of("name", "Surviving Person", "emails",
+                List.of(Map.of("value", survivorEmail, "primary", true)))).get("id")).longValue();
+        PD.webhooks().pause();
+        PD.merge(Long.parseLong(externalId(hubId, "pipedrive")), survivorPd);
+        api.patch("/api/contacts/" + hubId, "{\"email\":\"" + changedEmail + "\",\"lastName\":\"Edited\"}");
+        PD.webhooks().resume();
+
+        // the survivor's record, read first after the merge, keeps its own values
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(links(hubId)).contains("pipedrive:person:" + survivorPd);
+            assertThat(api.get("/api/contacts/" + hubId).json().get("email").asText()).isEqualTo(survivorEmail);
+        });
+        assertThat(api.get("/api/contacts/" + hubId).json().get("lastName").asText()).isEqualTo("Person");
+        pauses.resume("pipedrive");
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(liveSalesforce(survivorEmail)).singleElement().satisfies(r -> assertThat(r).containsEntry("LastName", "Person"));
+            assertThat(liveHubSpot(survivorEmail)).hasSize(1);
+        });
+        assertThat(liveSalesforce(changedEmail)).isEmpty();
+        assertThat(liveHubSpot(changedEmail)).isEmpty();
+        assertThat(PD.findByEmail(changedEmail)).isEmpty();
+    }
+
+    @Test
     void aHubSpotMergeIntoAContactTheHubHasNotReadYetKeepsThatContactsOwnEmail() throws Exception {
         String mergedEmail = email("merged");
         String changedEmail = email("changed");
