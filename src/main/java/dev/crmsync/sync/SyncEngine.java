@@ -213,18 +213,15 @@ public class SyncEngine {
                 hubWins = true;
                 continue;
             }
+            if (record.fieldTimes() == null && mapping.datesFields() && rereadDated(change, remoteTime)) {
+                // a change the hub takes is dated, and may be judged by its date against the hub's; this record's
+                // date is that of its latest change of any field (a merge, another field, our own write): read
+                // it again with each field's (a polled record, one read before our write)
+                return Outcome.REREAD;
+            }
             Instant fieldTime = record.fieldTimes() == null ? remoteTime : record.modifiedAt(field);
             boolean hubChanged = base != null ? !OutboxDelivery.same(hubValue, baseValue) : !OutboxDelivery.empty(hubValue);
             boolean beforeMove = base != null && movedAt != null && fieldTime != null && !fieldTime.isAfter(movedAt);
-            ContactStore.FieldStamp stamp = stamps.get(field);
-            String hubSystem = stamp == null ? "hub" : stamp.source();
-            String preferred = mappings.preferred(field, source.system(), hubSystem);
-            if ((hubChanged && preferred == null || beforeMove) && record.fieldTimes() == null && mapping.datesFields()
-                    && rereadDated(change, remoteTime)) {
-                // which change came last is decided by dates, and this record's date is that of its latest
-                // change of any field (a merge, another field, our own write): read it again with each field's
-                return Outcome.REREAD;
-            }
             if (beforeMove && !OutboxDelivery.empty(hubValue)) {
                 // changed before a merge moved the record to this person: the merged person's value, which
                 // only fills what the survivor lacks, as the merge itself did
@@ -235,7 +232,10 @@ public class SyncEngine {
                 result.put(field, remoteValue);
                 continue;
             }
+            ContactStore.FieldStamp stamp = stamps.get(field);
+            String hubSystem = stamp == null ? "hub" : stamp.source();
             Instant hubTime = stamp == null ? contact.updatedAt() : stamp.at();
+            String preferred = mappings.preferred(field, source.system(), hubSystem);
             String rule = preferred == null ? "last-write-wins" : "prefer:" + preferred;
             // the first read of a record its system's merge kept as the survivor before the hub knew it: its values
             // are the survivor's, and win over what the hub held before that merge (the merged person's)
@@ -317,7 +317,10 @@ public class SyncEngine {
                 survivor = links.find(system, object, survivorId);
                 outcome = Outcome.MERGED;
             } else if (!loser.get().contactId().equals(survivor.get().contactId())) {
-                mergeContacts(survivor.get().contactId(), loser.get().contactId(), new Source(system, null), true);
+                // what the merge fills in is dated by the merge, not by when the hub heard of it: a change made in
+                // between, read later, is the newer one
+                mergeContacts(survivor.get().contactId(), loser.get().contactId(),
+                        new Source(system, null, change.remoteModifiedAt()), true);
                 outcome = Outcome.MERGED;
             }
         }

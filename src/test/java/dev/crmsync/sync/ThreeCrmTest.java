@@ -428,6 +428,36 @@ class ThreeCrmTest {
     }
 
     @Test
+    void aValueAPipedriveMergeFillsInLosesToAnEditMadeAfterTheMergeBeforeTheHubHeardOfIt() throws Exception {
+        String kept = email("keptLater");
+        String merged = email("mergedLater");
+        String keptHub = api.post("/api/contacts", "{\"email\":\"" + kept + "\",\"lastName\":\"Kept\"}").json().get("id").asText();
+        String mergedHub = api.post("/api/contacts", "{\"email\":\"" + merged + "\",\"lastName\":\"Merged\",\"company\":\"Acme\"}")
+                .json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(keptHub).size() == 3 && links(mergedHub).size() == 3);
+        String keptHs = externalId(keptHub, "hubspot");
+
+        // Pipedrive merges; the survivor's company is then set in HubSpot, before the hub hears of the merge
+        PD.webhooks().pause();
+        HS.webhooks().pause();
+        PD.merge(Long.parseLong(externalId(mergedHub, "pipedrive")), Long.parseLong(externalId(keptHub, "pipedrive")));
+        Thread.sleep(50);
+        HS.update(keptHs, Map.of("company", "Globex"));
+        PD.webhooks().resume();
+        await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + mergedHub).status() == 301);
+        HS.webhooks().resume();
+
+        // the merge filled in the merged person's Acme; HubSpot's Globex came after the merge and wins
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(api.get("/api/contacts/" + keptHub).json().get("company").asText()).isEqualTo("Globex");
+            assertThat(property(HS.find(keptHs).orElseThrow(), "company")).isEqualTo("Globex");
+        });
+        await().atMost(PATIENCE).until(() -> outboxPending(keptHub) == 0);
+        assertThat(api.get("/api/contacts/" + keptHub).json().get("company").asText()).isEqualTo("Globex");
+        assertThat(property(HS.find(keptHs).orElseThrow(), "company")).isEqualTo("Globex");
+    }
+
+    @Test
     void aPipedriveMergeIntoAPersonDeletedMeanwhileEndsTheMergedPersonEverywhere() {
         String kept = email("kept");
         String merged = email("merged");
