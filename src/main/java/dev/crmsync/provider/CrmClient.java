@@ -83,8 +83,8 @@ public interface CrmClient {
 
     /**
      * {@link #fetch} with the date each field was last set, where the mapping says where a record
-     * keeps it ({@code modified}): what the engine asks for when a record's own date cannot tell
-     * which of two changes of a field came last.
+     * keeps it ({@code modified}): how records named by webhooks are read for such a mapping, and what
+     * the engine asks for when a record read without them (a poll) would change the hub.
      */
     default Map<String, JsonNode> fetchDated(String objectType, List<String> ids) {
         return fetch(objectType, ids);
