@@ -6,6 +6,7 @@ import java.util.Random;
 
 import dev.crmsync.bench.Results.Latency;
 import dev.crmsync.bench.Results.Row;
+import dev.crmsync.support.ServiceProcess;
 
 /**
  * api-intake: the contacts API alone (no CRM connected), over real HTTP/1.1 from {@code bench.api-clients}

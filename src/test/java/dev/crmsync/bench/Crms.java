@@ -8,6 +8,7 @@ import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.sim.pipedrive.PipedriveSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.ServiceProcess;
 import dev.crmsync.support.Simulated;
 
 /**

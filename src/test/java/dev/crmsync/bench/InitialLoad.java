@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.bench.Results.Calls;
 import dev.crmsync.bench.Results.Row;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.ServiceProcess;
 
 /**
  * initial-load: N contacts wait in Salesforce ({@code bench.records}, 100,000 by default); the

@@ -13,6 +13,7 @@ import dev.crmsync.sim.SimulatorServer;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.sim.pipedrive.PipedriveRateLimits;
 import dev.crmsync.sim.pipedrive.PipedriveSimulator;
+import dev.crmsync.support.ServiceProcess;
 import dev.crmsync.support.Simulated;
 
 /**

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import dev.crmsync.support.ServiceProcess;
+
 /** The suite's figures: one {@link Row} per scenario, phase and database, as a table and as JSON. */
 final class Results {
 

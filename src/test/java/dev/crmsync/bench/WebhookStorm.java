@@ -16,6 +16,7 @@ import dev.crmsync.bench.Results.Row;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.ServiceProcess;
 
 /**
  * webhook-storm: people linked in all three CRMs (an initial run of {@code bench.storm-people} from

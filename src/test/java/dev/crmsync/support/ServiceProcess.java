@@ -1,4 +1,4 @@
-package dev.crmsync.bench;
+package dev.crmsync.support;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -20,24 +20,25 @@ import java.util.regex.Pattern;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.CrmContactSync;
-import dev.crmsync.support.Http;
 
 /**
- * The service under measurement in a JVM of its own, with the heap it would get in production
+ * The service in a JVM of its own, as the benchmark suite and the crash tests run it, with the heap it would get in production
  * ({@code -Xmx512m} by default), so its peak heap is its own and an OutOfMemoryError ends the
  * scenario instead of the benchmark. It runs {@link CrmContactSync} from this JVM's class path in the
  * project root (it reads {@code application.yaml}, {@code routes/} and {@code mappings/} there).
  *
  * <p>Its properties go in {@code SPRING_APPLICATION_JSON} and its credentials in the environment
- * variables the service reads, so none of them shows on a command line. Heap comes from its GC log
+ * variables the service reads, so none of them shows on a command line. {@link #kill()} ends it
+ * with SIGKILL and {@link #startAgain()} starts it once more with the same settings and port, on the
+ * same data. Heap comes from its GC log
  * ({@code -Xlog:gc}): the heap in use before each collection is the peak between collections, and
  * after it, what the service still holds (its live set).
  */
-final class ServiceProcess implements AutoCloseable {
+public final class ServiceProcess implements AutoCloseable {
 
     /** Fixed benchmark credentials, never printed. */
-    static final String API_KEY = "bench-api-key-4f7c1e9a2b6d8035";
-    static final String ADMIN_PASSWORD = "bench-admin-pw-9d2e6a4c1f7b3058";
+    public static final String API_KEY = "bench-api-key-4f7c1e9a2b6d8035";
+    public static final String ADMIN_PASSWORD = "bench-admin-pw-9d2e6a4c1f7b3058";
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration START_TIMEOUT = Duration.ofMinutes(4);
@@ -48,26 +49,30 @@ final class ServiceProcess implements AutoCloseable {
     private final Path log;
     private final GcLog gc;
     private final long heapLimitBytes;
+    private final ProcessBuilder builder;
 
-    private ServiceProcess(String name, Process process, int port, Path log, GcLog gc, long heapLimitBytes) {
+    private ServiceProcess(String name, Process process, int port, Path log, GcLog gc, long heapLimitBytes,
+                           ProcessBuilder builder) {
         this.name = name;
         this.process = process;
         this.port = port;
         this.log = log;
         this.gc = gc;
         this.heapLimitBytes = heapLimitBytes;
+        this.builder = builder;
     }
 
     /**
      * Starts the service and waits until {@code /healthz} answers 200. {@code logs} gets
      * {@code NAME.log} (its output) and {@code NAME-gc.log}.
      */
-    static ServiceProcess start(String name, Path home, Path logs, String heap, List<String> jvmArgs,
-                                Map<String, String> properties, Map<String, String> environment) throws Exception {
+    public static ServiceProcess start(String name, Path home, Path logs, String heap, List<String> jvmArgs,
+                                       Map<String, String> properties, Map<String, String> environment) throws Exception {
         Files.createDirectories(logs);
         Path log = logs.resolve(name + ".log");
         Path gcLog = logs.resolve(name + "-gc.log");
         Files.deleteIfExists(gcLog);
+        Files.deleteIfExists(log);
         int port = freePort();
         Map<String, String> all = new LinkedHashMap<>(properties);
         all.put("server.port", Integer.toString(port));
@@ -81,13 +86,19 @@ final class ServiceProcess implements AutoCloseable {
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(CrmContactSync.class.getName());
+        // appended to, so the log of a service started again keeps its previous lives
         ProcessBuilder builder = new ProcessBuilder(command).directory(home.toFile())
-                .redirectErrorStream(true).redirectOutput(log.toFile());
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment().put("SPRING_APPLICATION_JSON", JSON.writeValueAsString(all));
         builder.environment().put("CRMSYNC_API_KEY", API_KEY);
         builder.environment().put("CRMSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD);
         builder.environment().putAll(environment);
-        ServiceProcess service = new ServiceProcess(name, builder.start(), port, log, new GcLog(gcLog), parseSize(heap));
+        return launch(name, builder, port, log, new GcLog(gcLog), parseSize(heap));
+    }
+
+    private static ServiceProcess launch(String name, ProcessBuilder builder, int port, Path log, GcLog gc,
+                                         long heapLimitBytes) throws Exception {
+        ServiceProcess service = new ServiceProcess(name, builder.start(), port, log, gc, heapLimitBytes, builder);
         try {
             service.awaitReady();
         } catch (Exception e) {
@@ -120,29 +131,57 @@ final class ServiceProcess implements AutoCloseable {
                 + "); see " + log);
     }
 
-    int port() {
+    /**
+     * Ends the service with SIGKILL, as a crash or the kernel's OOM killer would: no shutdown hook
+     * runs, nothing is flushed or closed. Returns once the process is gone.
+     */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the service did not end 60 s after SIGKILL");
+        }
+    }
+
+    /**
+     * Starts the service again, once this one is gone, with the same command, environment and port
+     * (so webhooks find it again) on the same data, and waits until it is healthy.
+     */
+    public ServiceProcess startAgain() throws Exception {
+        if (process.isAlive()) {
+            throw new IllegalStateException("the service still runs: kill or close it first");
+        }
+        Files.writeString(log, "%n==== started again%n".formatted(), StandardCharsets.UTF_8,
+                java.nio.file.StandardOpenOption.APPEND);
+        return launch(name, builder, port, log, gc, heapLimitBytes);
+    }
+
+    public int port() {
         return port;
     }
 
-    String baseUrl() {
+    public String baseUrl() {
         return "http://127.0.0.1:" + port;
     }
 
-    ProcessHandle handle() {
+    public ProcessHandle handle() {
         return process.toHandle();
     }
 
-    Path log() {
+    public Path log() {
         return log;
     }
 
+    public boolean alive() {
+        return process.isAlive();
+    }
+
     /** The contacts API with the benchmark's key. */
-    Http api() {
+    public Http api() {
         return new Http(port).withHeader("X-Api-Key", API_KEY);
     }
 
     /** Actuator and Jolokia with the admin's HTTP Basic login. */
-    Http admin() {
+    public Http admin() {
         String basic = Base64.getEncoder().encodeToString(("admin:" + ADMIN_PASSWORD).getBytes(StandardCharsets.UTF_8));
         return new Http(port).withHeader("Authorization", "Basic " + basic);
     }
@@ -151,7 +190,7 @@ final class ServiceProcess implements AutoCloseable {
      * Stops or starts one Camel route through Jolokia, as an operator would from Hawtio (the MBean's
      * name is looked up, so the Camel context's name is not assumed).
      */
-    void route(String routeId, String operation) {
+    public void route(String routeId, String operation) {
         Http admin = admin();
         JsonNode found = admin.post("/actuator/jolokia", "{\"type\":\"search\",\"mbean\":"
                 + JSON.valueToTree("org.apache.camel:type=routes,name=\"" + routeId + "\",*") + "}").json();
@@ -166,7 +205,7 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     /** Heap in use now, from {@code /actuator/prometheus} (the sum of the heap pools), or -1. */
-    long heapUsedNow() {
+    public long heapUsedNow() {
         try {
             return (long) prometheus(line -> line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\""));
         } catch (RuntimeException e) {
@@ -175,7 +214,7 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     /** The sum of the service's counters with these names (every tag), from {@code /actuator/prometheus}. */
-    long counters(String... names) {
+    public long counters(String... names) {
         return (long) prometheus(line -> java.util.Arrays.stream(names).anyMatch(name -> line.startsWith(name + "{")
                 || line.startsWith(name + " ")));
     }
@@ -198,7 +237,7 @@ final class ServiceProcess implements AutoCloseable {
      * The heap since the previous call (or the start): the GC log's collections, and the heap in use
      * now, since a phase without a collection has its peak at its end.
      */
-    Heap heapSinceLastCall() throws IOException {
+    public Heap heapSinceLastCall() throws IOException {
         GcLog.Window window = gc.next();
         long now = process.isAlive() ? heapUsedNow() : -1;
         boolean oldCleaned = window.maxAfterOldCleanedBytes() >= 0;
@@ -214,10 +253,10 @@ final class ServiceProcess implements AutoCloseable {
      * the old generation (G1's mixed or full collections: the median is what it keeps, the maximum
      * its spikes; young collections only when the phase had none of those), and its collections.
      */
-    record Heap(long peakBytes, long medianLiveBytes, long maxLiveBytes, boolean afterOldGenerationCleaned,
+    public record Heap(long peakBytes, long medianLiveBytes, long maxLiveBytes, boolean afterOldGenerationCleaned,
                 int collections, double pauseMillis, long limitBytes) {
 
-        Map<String, Object> toJson() {
+        public Map<String, Object> toJson() {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("peakMb", peakBytes < 0 ? null : peakBytes >> 20);
             json.put("heldAfterGcMedianMb", medianLiveBytes < 0 ? null : medianLiveBytes >> 20);
@@ -231,7 +270,7 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     /** Why the service is gone, if it is: its exit code, and an OutOfMemoryError when its log shows one. */
-    Optional<String> failure() {
+    public Optional<String> failure() {
         if (process.isAlive()) {
             return Optional.empty();
         }
@@ -242,7 +281,7 @@ final class ServiceProcess implements AutoCloseable {
         return Optional.of(reason);
     }
 
-    boolean outOfMemory() {
+    public boolean outOfMemory() {
         return logContains("OutOfMemoryError");
     }
 
@@ -273,7 +312,7 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    static long parseSize(String text) {
+    public static long parseSize(String text) {
         Matcher m = Pattern.compile("(\\d+)([kKmMgG]?)").matcher(text == null ? "" : text.strip());
         if (!m.matches()) {
             return -1;
