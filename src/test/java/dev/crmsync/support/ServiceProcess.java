@@ -41,7 +41,8 @@ public final class ServiceProcess implements AutoCloseable {
     public static final String ADMIN_PASSWORD = "bench-admin-pw-9d2e6a4c1f7b3058";
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration START_TIMEOUT = Duration.ofMinutes(4);
+    // a ceiling, not a wait: on a 2-core machine shared with other builds a start took 4 minutes
+    private static final Duration START_TIMEOUT = Duration.ofMinutes(8);
 
     private final String name;
     private final Process process;
