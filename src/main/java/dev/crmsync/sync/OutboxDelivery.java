@@ -22,6 +22,7 @@ import dev.crmsync.provider.ProviderPauses;
 import dev.crmsync.sync.Links.Link;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
 import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -34,7 +35,9 @@ import org.springframework.transaction.annotation.Transactional;
 @Component("outboxDelivery")
 public class OutboxDelivery implements DisposableBean {
 
-    private static final Duration LEASE = Duration.ofMinutes(5);
+    /** How long a claim holds a row before another worker may take it (the claimer died or hangs). */
+    @Value("${crmsync.delivery.claim-lease:PT5M}")
+    private Duration lease = Duration.ofMinutes(5);
     /** How long an update whose record changed meanwhile waits for the engine to merge that change. */
     private static final Duration MERGE_FIRST = Duration.ofSeconds(2);
     /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
@@ -93,7 +96,7 @@ public class OutboxDelivery implements DisposableBean {
                         + "WHERE f.contact_id = o.contact_id AND f.target_system = :system AND f.state = 'claimed' "
                         + "AND f.claimed_at >= :expired AND f.id <> o.id) ORDER BY id LIMIT :limit FOR UPDATE",
                 new MapSqlParameterSource("system", system).addValue("now", Links.at(now))
-                        .addValue("expired", Links.at(now.minus(LEASE))).addValue("limit", limit));
+                        .addValue("expired", Links.at(now.minus(lease))).addValue("limit", limit));
         Map<String, Map<String, Object>> latest = new LinkedHashMap<>();
         List<Long> superseded = new ArrayList<>();
         java.util.Set<String> erasing = new java.util.HashSet<>();

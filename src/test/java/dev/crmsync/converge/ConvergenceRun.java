@@ -41,7 +41,7 @@ import org.springframework.jdbc.core.JdbcTemplate;
  * A randomized, seeded convergence run (issue 7): the operations of a {@link Workload} are issued
  * concurrently through Salesforce, HubSpot, Pipedrive and the contacts API while the simulators
  * inject faults (5xx, 429, slow replies, dropped connections, lost webhooks) and the service is
- * stopped and started again mid-run. Then the faults clear, the sync goes quiet, a reconcile runs for
+ * stopped (SIGTERM) or killed (SIGKILL) in its own JVM and started again mid-run. Then the faults clear, the sync goes quiet, a reconcile runs for
  * each system, dead letters are replayed, and the {@link Checker} compares every system and the hub
  * with what the run did. The {@link Report} holds the figures.
  *
@@ -50,7 +50,8 @@ import org.springframework.jdbc.core.JdbcTemplate;
  * {@code mvn -q test-compile exec:java -Dexec.mainClass=dev.crmsync.converge.ConvergenceRun
  * -Dexec.classpathScope=test -Dconverge.ops=20000}. Properties: {@code converge.seed},
  * {@code converge.ops}, {@code converge.workers}, {@code converge.rate} (operations per second),
- * {@code converge.restarts}, {@code converge.database} ({@code h2} or {@code postgres}).
+ * {@code converge.restarts}, {@code converge.kills} (how many of the restarts, from the first, kill the
+ * service: the short run 1, the long run all), {@code converge.database} ({@code h2} or {@code postgres}).
  */
 public final class ConvergenceRun {
 
@@ -58,30 +59,42 @@ public final class ConvergenceRun {
     private static final List<String> SYSTEMS = List.of("salesforce", "hubspot", "pipedrive");
 
     /** What a run does; every choice within it follows from the seed. */
-    public record Settings(long seed, int ops, int initialPeople, int workers, double rate, int restarts, String database,
-                           Duration quietFor, Duration patience) {
+    public record Settings(long seed, int ops, int initialPeople, int workers, double rate, int restarts, int kills,
+                           String database, Duration quietFor, Duration patience) {
 
-        /** From system properties ({@code converge.*}), with these defaults and a new seed. */
+        /** From system properties ({@code converge.*}), with these defaults, a new seed, every restart after SIGKILL. */
         public static Settings fromSystemProperties(int ops, double rate) {
-            return fromSystemProperties(ops, rate, System.nanoTime() & 0xFFFF_FFFFL);
+            return fromSystemProperties(ops, rate, System.nanoTime() & 0xFFFF_FFFFL, Integer.MAX_VALUE);
         }
 
-        /** From system properties ({@code converge.*}), with these defaults. */
+        /** From system properties ({@code converge.*}), with these defaults; the first restart after SIGKILL. */
         public static Settings fromSystemProperties(int ops, double rate, long defaultSeed) {
+            return fromSystemProperties(ops, rate, defaultSeed, 1);
+        }
+
+        /** From system properties ({@code converge.*}), with these defaults; the first {@code defaultKills} restarts after SIGKILL. */
+        public static Settings fromSystemProperties(int ops, double rate, long defaultSeed, int defaultKills) {
             long seed = Long.getLong("converge.seed", defaultSeed);
             int count = Integer.getInteger("converge.ops", ops);
+            int restarts = Integer.getInteger("converge.restarts", 2);
             // Pipedrive's search (10 per 2 s) before each create paces the initial people: a few hundred at most
             return new Settings(seed, count, Integer.getInteger("converge.people", Math.min(300, Math.max(30, count / 20))),
                     Integer.getInteger("converge.workers", 6),
                     Double.parseDouble(System.getProperty("converge.rate", Double.toString(rate))),
-                    Integer.getInteger("converge.restarts", 2), System.getProperty("converge.database", "h2"),
+                    restarts, Math.min(restarts, Integer.getInteger("converge.kills", defaultKills)),
+                    System.getProperty("converge.database", "h2"),
                     Duration.ofSeconds(2), Duration.ofSeconds(Long.getLong("converge.patience", 180)));
+        }
+
+        /** Whether restart {@code r} (from 0) kills the service with SIGKILL rather than stopping it. */
+        boolean kill(int r) {
+            return r < kills;
         }
 
         String replay() {
             return "-Dconverge.seed=" + seed + " -Dconverge.ops=" + ops + " -Dconverge.people=" + initialPeople
                     + " -Dconverge.workers=" + workers + " -Dconverge.rate=" + rate + " -Dconverge.restarts=" + restarts
-                    + " -Dconverge.database=" + database;
+                    + " -Dconverge.kills=" + kills + " -Dconverge.database=" + database;
         }
     }
 
@@ -213,8 +226,7 @@ public final class ConvergenceRun {
             if (!checker.suspects.isEmpty()) {
                 Path file = Path.of("target", "converge", "diagnostics-" + settings.seed() + ".txt");
                 Files.createDirectories(file.getParent());
-                Files.writeString(file, Diagnostics.explain(service.bean(
-                        org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate.class), model, workload, ran,
+                Files.writeString(file, Diagnostics.explain(service.namedJdbc(), model, workload, ran,
                         checker.suspects));
                 figures.put("diagnostics", file.toAbsolutePath().toString());
             }
@@ -260,6 +272,7 @@ public final class ConvergenceRun {
         List<Long> downtimes = restartAt.stream().map(at -> 500L + random.nextInt(2500)).toList();
         AtomicInteger next = new AtomicInteger();
         AtomicInteger restarted = new AtomicInteger();
+        AtomicInteger killed = new AtomicInteger();
         AtomicLong downFor = new AtomicLong();
         long start = System.nanoTime();
         ExecutorService workers = Executors.newFixedThreadPool(settings.workers() + 2);
@@ -295,7 +308,12 @@ public final class ConvergenceRun {
                     Thread.sleep(20);
                 }
                 long down = System.nanoTime();
-                service.stop();
+                if (settings.kill(r)) {
+                    service.kill();
+                    killed.incrementAndGet();
+                } else {
+                    service.stop();
+                }
                 Thread.sleep(downtimes.get(r));
                 service.start();
                 downFor.addAndGet(System.nanoTime() - down);
@@ -319,6 +337,7 @@ public final class ConvergenceRun {
         workers.shutdown();
         workers.awaitTermination(10, TimeUnit.SECONDS);
         figures.put("service down (s)", seconds(downFor.get()));
+        figures.put("restarts after SIGKILL", killed.get());
         return restarted.get();
     }
 
@@ -490,7 +509,7 @@ public final class ConvergenceRun {
 
     /** The hub's live contacts and each system's live records, as canonical values. */
     private static Checker.Snapshot snapshot(Service service, SalesforceSimulator sf, HubSpotSimulator hs, PipedriveSimulator pd) {
-        Mappings mappings = service.bean(Mappings.class);
+        Mappings mappings = service.mappings();
         List<Checker.Record> hub = service.jdbc().query("SELECT id, email, first_name, last_name, phone, company, title, custom "
                 + "FROM contact WHERE deleted_at IS NULL ORDER BY id", (rs, n) -> {
             Map<String, Object> values = new LinkedHashMap<>();

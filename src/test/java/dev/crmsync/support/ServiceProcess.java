@@ -69,12 +69,18 @@ public final class ServiceProcess implements AutoCloseable {
      */
     public static ServiceProcess start(String name, Path home, Path logs, String heap, List<String> jvmArgs,
                                        Map<String, String> properties, Map<String, String> environment) throws Exception {
+        return start(name, home, logs, heap, jvmArgs, properties, environment, freePort());
+    }
+
+    /** As {@link #start(String, Path, Path, String, List, Map, Map)}, on a port chosen by the caller. */
+    public static ServiceProcess start(String name, Path home, Path logs, String heap, List<String> jvmArgs,
+                                       Map<String, String> properties, Map<String, String> environment, int port)
+            throws Exception {
         Files.createDirectories(logs);
         Path log = logs.resolve(name + ".log");
         Path gcLog = logs.resolve(name + "-gc.log");
         Files.deleteIfExists(gcLog);
         Files.deleteIfExists(log);
-        int port = freePort();
         Map<String, String> all = new LinkedHashMap<>(properties);
         all.put("server.port", Integer.toString(port));
 
@@ -307,7 +313,7 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    private static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }
