@@ -160,7 +160,8 @@ class CrashTest {
             ServiceProcess restarted = service;
             Map<String, Integer> figures = new LinkedHashMap<>();
             await().atMost(PATIENCE).pollInterval(Duration.ofSeconds(1)).untilAsserted(() ->
-                    assertThat(lost(restarted.api(), acked, hs, pd, figures)).as("acknowledged changes not in the hub")
+                    assertThat(lost(restarted.api(), acked, hs, pd, figures))
+                            .as(() -> "acknowledged changes not in the hub (acknowledged: " + figures + ")")
                             .isEmpty());
             Map<String, List<String>> hubByEmail = hub(service.api()).stream().collect(Collectors.groupingBy(
                     c -> c.path("email").asText().toLowerCase(Locale.ROOT), Collectors.mapping(c -> c.path("id").asText(),
