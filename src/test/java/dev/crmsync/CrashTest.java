@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -93,6 +94,8 @@ class CrashTest {
         /** emails of the Contacts the test made in Salesforce. */
         final Set<String> salesforceMade = ConcurrentHashMap.newKeySet();
         final AtomicInteger apiPatches = new AtomicInteger();
+        /** A permit for each 2xx the API writers got. */
+        final Semaphore answered = new Semaphore(0);
     }
 
     private void crashAndRestart(String database, Map<String, String> dbProperties, Map<String, String> environment,
@@ -147,6 +150,10 @@ class CrashTest {
             })));
 
             Thread.sleep(WRITING.toMillis());
+            // the kill follows a 2xx at once, while that change is the newest commit: the instant a
+            // store that writes committed changes later loses them
+            acked.answered.drainPermits();
+            assertThat(acked.answered.tryAcquire(60, TimeUnit.SECONDS)).as("an API write answered 2xx").isTrue();
             service.kill();
             // the writers meet a dead service for a moment, as clients of a crashed one do
             Thread.sleep(300);
@@ -200,6 +207,7 @@ class CrashTest {
                         + writer + "\"}");
                 if (created.status() == 201) {
                     acked.apiCreated.put(email, created.json().path("id").asText());
+                    acked.answered.release();
                 }
             } catch (RuntimeException e) {
                 // no answer: the create may or may not have been applied
@@ -214,6 +222,7 @@ class CrashTest {
                         acked.apiTitle.put(previous, title);
                         acked.apiTitleUnanswered.remove(previous);
                         acked.apiPatches.incrementAndGet();
+                        acked.answered.release();
                     }
                 } catch (RuntimeException e) {
                     // no answer: the title may or may not have been applied

@@ -36,7 +36,8 @@ import org.springframework.util.unit.DataSize;
  *
  * <p>The run reads the service's database while it is up: PostgreSQL directly; the H2 file through the
  * server H2 starts in the service for it ({@code AUTO_SERVER=TRUE}), so the file stays the service's own
- * and is never opened here while the service is down.
+ * and is never opened here while the service is down. The JVM is started with the client compiler only
+ * ({@code -XX:TieredStopAtLevel=1}): it starts three times in a short run.
  */
 final class Service {
 
@@ -86,7 +87,8 @@ final class Service {
             environment.putAll(Map.of("CRMSYNC_DB_URL", url, "CRMSYNC_DB_USER", "postgres", "CRMSYNC_DB_PASSWORD", "postgres"));
             this.database = TestPostgres.dataSource(url);
         } else {
-            String url = h2Url(data) + ";AUTO_SERVER=TRUE";
+            // H2 refuses AUTO_SERVER with DB_CLOSE_ON_EXIT=FALSE; the hook it restores runs at SIGTERM only
+            String url = h2Url(data).replace(";DB_CLOSE_ON_EXIT=FALSE", "") + ";AUTO_SERVER=TRUE";
             properties.put("spring.datasource.url", url);
             this.database = new DriverManagerDataSource(url, "sa", "");
         }
@@ -132,7 +134,7 @@ final class Service {
             ServiceProcess previous = process;
             process = previous == null
                     ? ServiceProcess.start("converge-service", HOME, Path.of("target", "converge").toAbsolutePath(), "1g",
-                    List.of(), properties, environment, port)
+                    List.of("-XX:TieredStopAtLevel=1"), properties, environment, port)
                     : previous.startAgain();
         } catch (Exception e) {
             throw new IllegalStateException("the service did not start: " + e.getMessage(), e);
