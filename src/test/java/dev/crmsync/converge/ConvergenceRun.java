@@ -51,7 +51,7 @@ import org.springframework.jdbc.core.JdbcTemplate;
  * -Dexec.classpathScope=test -Dconverge.ops=20000}. Properties: {@code converge.seed},
  * {@code converge.ops}, {@code converge.workers}, {@code converge.rate} (operations per second),
  * {@code converge.restarts}, {@code converge.kills} (how many of the restarts, from the first, kill the
- * service: the short run 1, the long run all), {@code converge.database} ({@code h2} or {@code postgres}).
+ * service with SIGKILL rather than stop it; default all), {@code converge.database} ({@code h2} or {@code postgres}).
  */
 public final class ConvergenceRun {
 
@@ -62,14 +62,14 @@ public final class ConvergenceRun {
     public record Settings(long seed, int ops, int initialPeople, int workers, double rate, int restarts, int kills,
                            String database, Duration quietFor, Duration patience) {
 
-        /** From system properties ({@code converge.*}), with these defaults, a new seed, every restart after SIGKILL. */
+        /** From system properties ({@code converge.*}), with these defaults and a new seed. */
         public static Settings fromSystemProperties(int ops, double rate) {
             return fromSystemProperties(ops, rate, System.nanoTime() & 0xFFFF_FFFFL, Integer.MAX_VALUE);
         }
 
-        /** From system properties ({@code converge.*}), with these defaults; the first restart after SIGKILL. */
+        /** From system properties ({@code converge.*}), with these defaults; every restart after SIGKILL. */
         public static Settings fromSystemProperties(int ops, double rate, long defaultSeed) {
-            return fromSystemProperties(ops, rate, defaultSeed, 1);
+            return fromSystemProperties(ops, rate, defaultSeed, Integer.MAX_VALUE);
         }
 
         /** From system properties ({@code converge.*}), with these defaults; the first {@code defaultKills} restarts after SIGKILL. */
@@ -154,10 +154,12 @@ public final class ConvergenceRun {
         SalesforceSimulator sf = SalesforceSimulator.builder().build().start();
         HubSpotSimulator hs = HubSpotSimulator.builder().token("converge-hubspot-token").clientSecret(Service.HUBSPOT_SECRET)
                 .webhookFlushInterval(Duration.ofMillis(100)).webhookRetryDelay(Duration.ofMillis(500)).build().start();
-        // Pipedrive's own retry delays (3 s, 30 s, 150 s) would hold every later event for minutes
+        // Pipedrive's own retry delays (3 s, 30 s, 150 s) would hold every later event for minutes; these
+        // still outlast a restart of the service's JVM
         PipedriveSimulator pd = PipedriveSimulator.builder().apiToken("converge-pipedrive-token")
                 .webhookRetryDelays(Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2),
-                        Duration.ofSeconds(4), Duration.ofSeconds(8)).build().start();
+                        Duration.ofSeconds(4), Duration.ofSeconds(8), Duration.ofSeconds(16), Duration.ofSeconds(32))
+                .build().start();
         Service service = new Service(settings.database(), data, sf, hs, pd);
         try {
             hs.webhooks().target(service.url("/webhooks/hubspot"));

@@ -87,7 +87,8 @@ final class Service {
             environment.putAll(Map.of("CRMSYNC_DB_URL", url, "CRMSYNC_DB_USER", "postgres", "CRMSYNC_DB_PASSWORD", "postgres"));
             this.database = TestPostgres.dataSource(url);
         } else {
-            // H2 refuses AUTO_SERVER with DB_CLOSE_ON_EXIT=FALSE; the hook it restores runs at SIGTERM only
+            // H2 refuses AUTO_SERVER with DB_CLOSE_ON_EXIT=FALSE; the hook this restores closes the database at
+            // SIGTERM under requests still in flight, so the run's restarts kill (converge.kills)
             String url = h2Url(data).replace(";DB_CLOSE_ON_EXIT=FALSE", "") + ";AUTO_SERVER=TRUE";
             properties.put("spring.datasource.url", url);
             this.database = new DriverManagerDataSource(url, "sa", "");
