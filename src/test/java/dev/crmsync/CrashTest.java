@@ -149,14 +149,12 @@ class CrashTest {
                 acked.salesforceMade.add(email);
             })));
 
-            Thread.sleep(WRITING.toMillis());
+            Thread.sleep(WRITING.toMillis()); // the load's duration, not a wait for a condition
             // the kill follows a 2xx at once, while that change is the newest commit: the instant a
             // store that writes committed changes later loses them
             acked.answered.drainPermits();
             assertThat(acked.answered.tryAcquire(60, TimeUnit.SECONDS)).as("an API write answered 2xx").isTrue();
             service.kill();
-            // the writers meet a dead service for a moment, as clients of a crashed one do
-            Thread.sleep(300);
             writing.set(false);
             for (Future<?> writer : running) {
                 writer.get(30, TimeUnit.SECONDS);
