@@ -121,6 +121,8 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
                 applied++;
             } catch (RuntimeException e) {
                 if (failed(change, e)) {
+                    LOG.warn("Change {} of {} failed (try {}), tried again later: {}", change.id(), change.recordKey(),
+                            change.attempts(), e.toString());
                     // later changes of this record wait for it, to keep their order
                     inbox.waitFor(change.id(), changes.subList(i + 1, changes.size()).stream().map(Change::id).toList());
                     return applied;
@@ -217,10 +219,6 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
                 ThreadLocalRandom.current().nextDouble());
         if (next instanceof IntakeRetry.RetryAt at) {
             inbox.retryAt(change.id(), String.valueOf(e.getMessage()), at.at(), at.trySpent());
-            if (at.trySpent()) {
-                LOG.warn("Change {} of {} failed (try {}), tried again at {}: {}", change.id(), change.recordKey(),
-                        change.attempts(), at.at(), e.toString());
-            }
             return true;
         }
         inbox.failed(change.id(), String.valueOf(e.getMessage()), false);
