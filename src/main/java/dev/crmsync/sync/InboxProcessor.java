@@ -264,7 +264,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        Pools.finish(workers, Duration.ofSeconds(10));
+        Pools.finish(workers, Duration.ofSeconds(2));
         inbox.release(worker);
     }
 }
