@@ -115,7 +115,8 @@ public class DeadLetters {
                     + "payload, :now, :now FROM outbox WHERE id = :outbox",
                     Map.of("outbox", letter.get("outbox_id"), "now", Links.at(clock.instant())));
         } else if (letter.get("inbox_id") != null) {
-            jdbc.update("UPDATE inbox SET state = 'pending', attempts = 0, claimed_by = NULL WHERE id = :inbox",
+            jdbc.update("UPDATE inbox SET state = 'pending', attempts = 0, claimed_by = NULL, next_attempt_at = NULL, "
+                    + "first_failed_at = NULL WHERE id = :inbox",
                     Map.of("inbox", letter.get("inbox_id")));
         }
         return true;

@@ -1,14 +1,14 @@
 package dev.crmsync.sync;
 
-import dev.crmsync.provider.RemoteCallException;
 import org.apache.camel.Exchange;
 import org.apache.camel.Predicate;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.stereotype.Component;
 
 /**
- * The dead-letter channel's retry rule: try again while retries are left and another try can help.
- * A 4xx other than 408 and 429 means the record itself is refused: it goes to dead letters at once.
+ * The dead-letter channel's retry rule: try again while retries are left and another try can help
+ * ({@link Failure}). A record refused for good (a 4xx other than 408 and 429, a value the store
+ * cannot hold) goes to dead letters at once.
  * A 429 is waited out (its Retry-After) without spending a try.
  */
 @Component("deliveryRetry")
@@ -33,8 +33,8 @@ public class DeliveryRetry implements Predicate {
         if (error == null) {
             error = exchange.getException();
         }
-        RemoteCallException remote = org.apache.camel.util.ObjectHelper.getException(RemoteCallException.class, error);
-        if (remote != null && remote.status() == 429) {
+        Failure failure = Failure.of(error);
+        if (failure == Failure.RATE_LIMITED) {
             // "wait", not "failed": a rate limit spends none of the record's tries, up to a bound
             int waits = exchange.getProperty(WAITS, 0, Integer.class) + 1;
             exchange.setProperty(WAITS, waits);
@@ -42,7 +42,7 @@ public class DeliveryRetry implements Predicate {
         }
         int failures = exchange.getProperty(ATTEMPTS, 0, Integer.class) + 1;
         exchange.setProperty(ATTEMPTS, failures);
-        boolean helps = remote == null || remote.retryable();
+        boolean helps = failure != Failure.REFUSED;
         return helps && failures <= maxRedeliveries;
     }
 }

@@ -89,16 +89,23 @@ public class Inbox {
     }
 
     /**
-     * Claims up to {@code limit} pending changes, oldest first. A claim older than {@code lease} (its
-     * worker died) is taken again: applying a change and marking it done share one transaction, so
-     * a change taken twice still takes effect once.
+     * Claims up to {@code limit} pending changes that are due, oldest first. A claim older than
+     * {@code lease} (its worker died) is taken again: applying a change and marking it done share one
+     * transaction, so a change taken twice still takes effect once. A change whose record has an
+     * earlier change waiting (backing off, or claimed by a live worker) waits too: changes of one
+     * record apply in order.
      */
     @Transactional
     public List<Change> claim(int limit, String worker, Duration lease) {
         Instant now = clock.instant();
-        List<Long> ids = jdbc.queryForList("SELECT id FROM inbox WHERE state = 'pending' "
-                        + "OR (state = 'claimed' AND claimed_at < :expired) ORDER BY id LIMIT :limit FOR UPDATE",
-                new MapSqlParameterSource("limit", limit).addValue("expired", Links.at(now.minus(lease))), Long.class);
+        List<Long> ids = jdbc.queryForList("SELECT id FROM inbox i WHERE ((i.state = 'pending' AND (i.next_attempt_at IS NULL "
+                        + "OR i.next_attempt_at <= :now)) OR (i.state = 'claimed' AND i.claimed_at < :expired)) "
+                        + "AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.source_system = i.source_system "
+                        + "AND e.object_type = i.object_type AND e.external_id = i.external_id AND e.id < i.id "
+                        + "AND ((e.state = 'pending' AND e.next_attempt_at > :now) OR (e.state = 'claimed' AND e.claimed_at >= :expired))) "
+                        + "ORDER BY id LIMIT :limit FOR UPDATE",
+                new MapSqlParameterSource("limit", limit).addValue("now", Links.at(now))
+                        .addValue("expired", Links.at(now.minus(lease))), Long.class);
         if (ids.isEmpty()) {
             return List.of();
         }
@@ -148,9 +155,42 @@ public class Inbox {
                 Map.of("id", id, "state", retry ? "pending" : "failed", "error", error));
     }
 
-    /** Gives a stopping worker's claims back. */
-    public void release(String worker) {
-        jdbc.update("UPDATE inbox SET state = 'pending', claimed_by = NULL WHERE state = 'claimed' AND claimed_by = :worker",
+    /**
+     * A change that failed for a reason another try can help waits until {@code at}. A try not spent (its
+     * provider was paused, so nothing was called) is given back; a spent one starts the change's retry
+     * clock ({@code first_failed_at}) if it is not running yet.
+     */
+    @Transactional
+    public void retryAt(long id, String error, Instant at, boolean trySpent) {
+        jdbc.update("UPDATE inbox SET state = 'pending', claimed_by = NULL, last_error = :error, next_attempt_at = :at, "
+                        + (trySpent ? "first_failed_at = COALESCE(first_failed_at, :now)" : "attempts = attempts - 1")
+                        + " WHERE id = :id",
+                new MapSqlParameterSource("id", id).addValue("error", error).addValue("at", Links.at(at))
+                        .addValue("now", Links.at(clock.instant())));
+    }
+
+    /** When the change first failed (its retry clock), or null. */
+    public Instant firstFailedAt(long id) {
+        return jdbc.query("SELECT first_failed_at FROM inbox WHERE id = :id", Map.of("id", id),
+                rs -> rs.next() ? Links.instant(rs, "first_failed_at") : null);
+    }
+
+    /** Later changes of a record whose earlier change waits: given back untried, they are claimed after it. */
+    @Transactional
+    public void waitFor(long earlier, List<Long> later) {
+        if (later.isEmpty()) {
+            return;
+        }
+        jdbc.update("UPDATE inbox SET state = 'pending', claimed_by = NULL, attempts = attempts - 1, last_error = :why "
+                + "WHERE id IN (:ids) AND state = 'claimed'", Map.of("ids", later, "why", "waiting for change " + earlier));
+    }
+
+    /**
+     * Gives a worker's claims back: a stopping worker's, or at start-up those its previous life left
+     * (see {@link Instance}). Their try stays counted. Answers how many.
+     */
+    public int release(String worker) {
+        return jdbc.update("UPDATE inbox SET state = 'pending', claimed_by = NULL WHERE state = 'claimed' AND claimed_by = :worker",
                 Map.of("worker", worker));
     }
 

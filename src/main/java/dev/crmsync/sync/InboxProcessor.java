@@ -1,6 +1,5 @@
 package dev.crmsync.sync;
 
-import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -11,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,6 +19,8 @@ import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.ProviderActivity;
+import dev.crmsync.provider.ProviderPausedException;
+import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Inbox.Change;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,8 +35,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Drains the inbox for the inbox-process route: claims a batch, keeps the order of changes of one
- * remote record, and applies independent records in parallel. A change that fails is retried on a
- * later batch; after {@code crmsync.sync.max-attempts} it goes to dead letters.
+ * remote record, and applies independent records in parallel. A change that fails backs off and is
+ * retried on a later batch, or goes to dead letters, as {@link IntakeRetry} decides; later changes of
+ * its record wait for it.
  */
 @Component("inboxProcessor")
 public class InboxProcessor implements DisposableBean, ApplicationListener<ContextClosedEvent> {
@@ -52,17 +55,18 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     private final MeterRegistry meters;
     private final ProviderActivity activity;
     private final int batchSize;
-    private final int maxAttempts;
+    private final IntakeRetry retry;
+    private final java.time.Clock clock;
     private final Duration lease;
     private final ExecutorService workers;
-    private final String worker = ManagementFactory.getRuntimeMXBean().getName();
+    private final String worker;
     private volatile boolean stopping;
 
     public InboxProcessor(Inbox inbox, SyncEngine engine, DeadLetters deadLetters, SyncRuns runs, BeanFactory beans, Mappings mappings,
                           Links links, ObjectMapper json, MeterRegistry meters, ProviderActivity activity,
+                          IntakeRetry retry, java.time.Clock clock, Instance instance,
                           @Value("${crmsync.sync.batch-size:500}") int batchSize,
                           @Value("${crmsync.sync.workers:4}") int workers,
-                          @Value("${crmsync.sync.max-attempts:5}") int maxAttempts,
                           @Value("${crmsync.sync.claim-lease:PT5M}") Duration lease) {
         this.inbox = inbox;
         this.engine = engine;
@@ -75,7 +79,9 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
         this.deadLetters = deadLetters;
         this.runs = runs;
         this.batchSize = batchSize;
-        this.maxAttempts = maxAttempts;
+        this.retry = retry;
+        this.clock = clock;
+        this.worker = instance.id();
         this.lease = lease;
         this.workers = Pools.fixed("crmsync-sync", workers);
     }
@@ -114,20 +120,11 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
                 applyWithRetry(change);
                 applied++;
             } catch (RuntimeException e) {
-                boolean retry = change.attempts() < maxAttempts;
-                inbox.failed(change.id(), String.valueOf(e.getMessage()), retry);
-                if (!retry) {
-                    deadLetters.recordInbox(change, e);
-                    if (change.runId() != null) {
-                        runs.error(change.runId(), change.externalId(), String.valueOf(e.getMessage()));
-                    }
-                } else {
-                    LOG.warn("Change {} of {} failed (attempt {} of {}), retried later: {}", change.id(),
-                            change.recordKey(), change.attempts(), maxAttempts, e.toString());
+                if (failed(change, e)) {
+                    LOG.warn("Change {} of {} failed (try {}), tried again later: {}", change.id(), change.recordKey(),
+                            change.attempts(), e.toString());
                     // later changes of this record wait for it, to keep their order
-                    for (Change later : changes.subList(i + 1, changes.size())) {
-                        inbox.failed(later.id(), "waiting for change " + change.id(), true);
-                    }
+                    inbox.waitFor(change.id(), changes.subList(i + 1, changes.size()).stream().map(Change::id).toList());
                     return applied;
                 }
             }
@@ -149,6 +146,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
             return batch;
         }
         Map<Long, Optional<Change>> resolved = new HashMap<>();
+        Map<String, Long> waiting = new HashMap<>();
         fetches.forEach((mappingName, all) -> {
             Change first = all.get(0);
             CrmClient client = beans.getBean(first.sourceSystem() + "Client", CrmClient.class);
@@ -187,17 +185,48 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
             } catch (RuntimeException e) {
                 LOG.warn("Reading {} records named by webhooks failed, retried later: {}", first.sourceSystem(), e.toString());
                 for (Change change : changes) {
-                    boolean retry = change.attempts() < maxAttempts;
-                    inbox.failed(change.id(), String.valueOf(e.getMessage()), retry);
-                    if (!retry) {
-                        deadLetters.recordInbox(change, e);
+                    if (failed(change, e)) {
+                        waiting.putIfAbsent(change.recordKey(), change.id());
                     }
                     resolved.put(change.id(), Optional.empty());
                 }
             }
         });
+        // a record whose read waits: its later changes in this batch wait with it, to keep their order
+        for (Change change : batch) {
+            Long earlier = waiting.get(change.recordKey());
+            if (earlier != null && change.id() > earlier && !resolved.containsKey(change.id())) {
+                inbox.waitFor(earlier, List.of(change.id()));
+                resolved.put(change.id(), Optional.empty());
+            }
+        }
         return batch.stream().map(change -> resolved.getOrDefault(change.id(), Optional.of(change)))
                 .flatMap(Optional::stream).toList();
+    }
+
+    /**
+     * Records a failed change: backing off (answers true: it waits, and so do later changes of its record)
+     * or in dead letters (false).
+     */
+    private boolean failed(Change change, RuntimeException e) {
+        Failure failure = Failure.of(e);
+        Instant now = clock.instant();
+        ProviderPausedException paused = org.apache.camel.util.ObjectHelper.getException(ProviderPausedException.class, e);
+        RemoteCallException remote = org.apache.camel.util.ObjectHelper.getException(RemoteCallException.class, e);
+        IntakeRetry.Next next = retry.decide(failure, change.attempts(),
+                failure == Failure.REFUSED || failure == Failure.PAUSED ? null : inbox.firstFailedAt(change.id()), now,
+                paused == null ? null : paused.resumeAt(), remote == null ? null : remote.retryAfter(),
+                ThreadLocalRandom.current().nextDouble());
+        if (next instanceof IntakeRetry.RetryAt at) {
+            inbox.retryAt(change.id(), String.valueOf(e.getMessage()), at.at(), at.trySpent());
+            return true;
+        }
+        inbox.failed(change.id(), String.valueOf(e.getMessage()), false);
+        deadLetters.recordInbox(change, e);
+        if (change.runId() != null) {
+            runs.error(change.runId(), change.externalId(), String.valueOf(e.getMessage()));
+        }
+        return false;
     }
 
     private JsonNode read(String payload) {
@@ -235,7 +264,7 @@ public class InboxProcessor implements DisposableBean, ApplicationListener<Conte
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        Pools.finish(workers, Duration.ofSeconds(10));
+        Pools.finish(workers, Duration.ofSeconds(2));
         inbox.release(worker);
     }
 }

@@ -1,6 +1,5 @@
 package dev.crmsync.sync;
 
-import java.lang.management.ManagementFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -60,11 +59,12 @@ public class OutboxDelivery implements DisposableBean {
     private final ProviderPauses pauses;
     private final Inbox inbox;
     private final Poller poller;
-    private final String worker = ManagementFactory.getRuntimeMXBean().getName();
+    private final String worker;
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
                           Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
-                          Inbox inbox, Poller poller) {
+                          Inbox inbox, Poller poller, Instance instance) {
+        this.worker = instance.id();
         this.poller = poller;
         this.properties = properties;
         this.pauses = pauses;

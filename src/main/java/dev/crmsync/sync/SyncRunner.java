@@ -348,7 +348,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     @Override
     public void destroy() throws InterruptedException {
         stopping = true;
-        Pools.finish(executor, Duration.ofSeconds(15));
+        Pools.finish(executor, Duration.ofSeconds(2));
     }
 
     /** Leaves a run that was cancelled, or whose service is stopping, where it stands. */
