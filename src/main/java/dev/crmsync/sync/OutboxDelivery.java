@@ -57,12 +57,14 @@ public class OutboxDelivery implements DisposableBean {
     private final ProviderPauses pauses;
     private final Inbox inbox;
     private final Poller poller;
+    private final LostRecords lostRecords;
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
                           Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
-                          Inbox inbox, Poller poller) {
+                          Inbox inbox, Poller poller, LostRecords lostRecords) {
         this.poller = poller;
+        this.lostRecords = lostRecords;
         this.properties = properties;
         this.pauses = pauses;
         this.inbox = inbox;
@@ -228,7 +230,7 @@ public class OutboxDelivery implements DisposableBean {
             if (delivery.isPending()) {
                 continue;
             }
-            if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isFound()
+            if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isLost() || delivery.isFound()
                     || delivery.isChangedMeanwhile() || delivery.getOperation().equals("delete")) {
                 delivered(delivery);
                 continue;
@@ -255,6 +257,13 @@ public class OutboxDelivery implements DisposableBean {
                     new MapSqlParameterSource("id", delivery.getOutboxId()).addValue("until", Links.at(delivery.getDeferredUntil()))
                             .addValue("why", waiting(delivery.getSystem())));
             meters.counter("crmsync.delivery.deferred", "system", delivery.getSystem()).increment();
+            return;
+        }
+        if (delivery.isLost()) {
+            // the system lost the record without deleting it: the person stays and is created there again
+            lostRecords.recreate(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(),
+                    delivery.getContactId(), RecordLoss.UPDATE, null, delivery.getOutboxId());
+            meters.counter("crmsync.delivery.lost", "system", delivery.getSystem()).increment();
             return;
         }
         if (delivery.isGone()) {
