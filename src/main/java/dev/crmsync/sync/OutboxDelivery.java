@@ -37,6 +37,8 @@ public class OutboxDelivery implements DisposableBean {
     private static final Duration LEASE = Duration.ofMinutes(5);
     /** How long an update whose record changed meanwhile waits for the engine to merge that change. */
     private static final Duration MERGE_FIRST = Duration.ofSeconds(2);
+    /** How long a create waits for the inbox to apply the system's own change of the same person. */
+    private static final Duration OWN_CHANGE_FIRST = Duration.ofSeconds(1);
     /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
     static final String SUPERSEDED = "superseded by a later change of the same contact";
     static final String FOUND_IN = "found in ";
@@ -58,11 +60,14 @@ public class OutboxDelivery implements DisposableBean {
     private final Inbox inbox;
     private final Poller poller;
     private final LostRecords lostRecords;
+    private final com.fasterxml.jackson.databind.ObjectMapper json;
     private final String worker = ManagementFactory.getRuntimeMXBean().getName();
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
                           Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
-                          Inbox inbox, Poller poller, LostRecords lostRecords) {
+                          Inbox inbox, Poller poller, LostRecords lostRecords,
+                          com.fasterxml.jackson.databind.ObjectMapper json) {
+        this.json = json;
         this.poller = poller;
         this.lostRecords = lostRecords;
         this.properties = properties;
@@ -136,6 +141,7 @@ public class OutboxDelivery implements DisposableBean {
             }
         }
         finish(nothingToDo, "delivered", null);
+        deliveries.removeAll(waitForOwnChange(system, deliveries, found, now));
         meters.counter("crmsync.delivery.skipped", "system", system).increment(nothingToDo.size() + superseded.size());
         if (!deliveries.isEmpty()) {
             jdbc.update("UPDATE outbox SET state = 'claimed', claimed_by = :worker, claimed_at = :now, attempts = attempts + 1 "
@@ -143,6 +149,86 @@ public class OutboxDelivery implements DisposableBean {
                     "ids", deliveries.stream().map(Delivery::getOutboxId).toList()));
         }
         return deliveries;
+    }
+
+    /**
+     * The creates to hold back, left pending a moment: those whose person (same email, else same
+     * phone) the system itself reported in a change still waiting in the inbox. Applied, that change
+     * links the person to the system's own record, and the create becomes an update; sent first, it
+     * would make the person twice there (a first start where systems share people: another system's
+     * poll applied before this one's). One query per claim with creates; the payloads it returns
+     * (those that contain the email or the phone's last digits) are then compared field by field.
+     */
+    private List<Delivery> waitForOwnChange(String system, List<Delivery> deliveries, Map<String, Contact> contacts,
+                                            Instant now) {
+        List<Delivery> creates = deliveries.stream().filter(d -> d.getOperation().equals("create")).toList();
+        if (creates.isEmpty()) {
+            return List.of();
+        }
+        MapSqlParameterSource parameters = new MapSqlParameterSource("system", system);
+        List<String> patterns = new ArrayList<>();
+        for (Delivery create : creates) {
+            for (String needle : needles(contacts.get(create.getContactId()))) {
+                String name = "p" + patterns.size();
+                patterns.add("LOWER(payload) LIKE :" + name + " ESCAPE '!'");
+                parameters.addValue(name, "%" + needle.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%");
+            }
+        }
+        if (patterns.isEmpty()) {
+            return List.of();
+        }
+        List<Map<String, Object>> waiting = jdbc.queryForList("SELECT object_type, payload FROM inbox WHERE source_system = :system "
+                + "AND state IN ('pending', 'claimed') AND operation IN ('create', 'update') AND payload IS NOT NULL AND ("
+                + String.join(" OR ", patterns) + ")", parameters);
+        List<Map<String, Object>> people = new ArrayList<>();
+        for (Map<String, Object> row : waiting) {
+            try {
+                people.add(mappings.get(system + "-" + row.get("object_type"))
+                        .toCanonical(json.readTree((String) row.get("payload"))).values());
+            } catch (RuntimeException | com.fasterxml.jackson.core.JsonProcessingException e) {
+                // a change the engine cannot read either: it names no one
+            }
+        }
+        List<Delivery> held = creates.stream().filter(create -> people.stream().anyMatch(person ->
+                samePerson(contacts.get(create.getContactId()), person))).toList();
+        if (!held.isEmpty()) {
+            jdbc.update("UPDATE outbox SET next_attempt_at = :at, last_error = :why WHERE id IN (:ids)",
+                    new MapSqlParameterSource("ids", held.stream().map(Delivery::getOutboxId).toList())
+                            .addValue("at", Links.at(now.plus(OWN_CHANGE_FIRST)))
+                            .addValue("why", "waiting for " + system + "'s own change of this person in the inbox"));
+            meters.counter("crmsync.delivery.held-for-inbox", "system", system).increment(held.size());
+        }
+        return held;
+    }
+
+    /** What a payload naming the contact must contain: its email, lower-cased, and its phone's last four digits. */
+    static List<String> needles(Contact contact) {
+        List<String> needles = new ArrayList<>();
+        if (contact == null) {
+            return needles;
+        }
+        if (contact.values().email() != null && !contact.values().email().isBlank()) {
+            needles.add(contact.values().email().strip().toLowerCase(java.util.Locale.ROOT));
+        }
+        String phone = contact.values().phone();
+        if (phone != null && phone.replaceAll("\\D", "").length() >= 4) {
+            String digits = phone.replaceAll("\\D", "");
+            needles.add(digits.substring(digits.length() - 4));
+        }
+        return needles;
+    }
+
+    /** Whether a remote record's canonical values name the contact: the same email (any case), else the same phone. */
+    static boolean samePerson(Contact contact, Map<String, Object> remote) {
+        if (contact == null) {
+            return false;
+        }
+        String email = contact.values().email();
+        if (email != null && remote.get("email") instanceof String other && email.strip().equalsIgnoreCase(other.strip())) {
+            return true;
+        }
+        String phone = contact.values().phone();
+        return phone != null && !phone.isBlank() && phone.equals(remote.get("phone"));
     }
 
     private Delivery decide(long outboxId, String system, String primaryObjectType, Contact contact, List<Link> linked) {
