@@ -39,6 +39,8 @@ public class OutboxDelivery implements DisposableBean {
     private static final Duration MERGE_FIRST = Duration.ofSeconds(2);
     /** How long a create waits for the inbox to apply the system's own change of the same person. */
     private static final Duration OWN_CHANGE_FIRST = Duration.ofSeconds(1);
+    /** Up to how many of a system's own waiting changes a claim with creates to it compares with them. */
+    private static final int OWN_CHANGES_READ = 2000;
     /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
     static final String SUPERSEDED = "superseded by a later change of the same contact";
     static final String FOUND_IN = "found in ";
@@ -156,8 +158,9 @@ public class OutboxDelivery implements DisposableBean {
      * phone) the system itself reported in a change still waiting in the inbox. Applied, that change
      * links the person to the system's own record, and the create becomes an update; sent first, it
      * would make the person twice there (a first start where systems share people: another system's
-     * poll applied before this one's). One query per claim with creates; the payloads it returns
-     * (those that contain the email or the phone's last digits) are then compared field by field.
+     * poll applied before this one's). A claim with creates first lists the system's waiting changes;
+     * of those, the payloads that contain an email or a phone's last digits are compared field by
+     * field. A system with more waiting than {@link #OWN_CHANGES_READ} gets no create until it is read.
      */
     private List<Delivery> waitForOwnChange(String system, List<Delivery> deliveries, Map<String, Contact> contacts,
                                             Instant now) {
@@ -165,21 +168,29 @@ public class OutboxDelivery implements DisposableBean {
         if (creates.isEmpty()) {
             return List.of();
         }
-        MapSqlParameterSource parameters = new MapSqlParameterSource("system", system);
-        List<String> patterns = new ArrayList<>();
-        for (Delivery create : creates) {
-            for (String needle : needles(contacts.get(create.getContactId()))) {
-                String name = "p" + patterns.size();
-                patterns.add("LOWER(payload) LIKE :" + name + " ESCAPE '!'");
-                parameters.addValue(name, "%" + needle.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%");
-            }
-        }
-        if (patterns.isEmpty()) {
+        // the system's own changes still to apply, found by equality alone (the claim runs every period)
+        List<Long> own = jdbc.queryForList("SELECT id FROM inbox WHERE source_system = :system AND state IN ('pending', 'claimed') "
+                + "AND operation IN ('create', 'update') AND payload IS NOT NULL ORDER BY id LIMIT :limit",
+                new MapSqlParameterSource("system", system).addValue("limit", OWN_CHANGES_READ + 1), Long.class);
+        if (own.isEmpty()) {
             return List.of();
         }
-        List<Map<String, Object>> waiting = jdbc.queryForList("SELECT object_type, payload FROM inbox WHERE source_system = :system "
-                + "AND state IN ('pending', 'claimed') AND operation IN ('create', 'update') AND payload IS NOT NULL AND ("
-                + String.join(" OR ", patterns) + ")", parameters);
+        List<Map<String, Object>> waiting = List.of();
+        if (own.size() <= OWN_CHANGES_READ) {
+            MapSqlParameterSource parameters = new MapSqlParameterSource("ids", own);
+            List<String> patterns = new ArrayList<>();
+            for (Delivery create : creates) {
+                for (String needle : needles(contacts.get(create.getContactId()))) {
+                    String name = "p" + patterns.size();
+                    patterns.add("LOWER(payload) LIKE :" + name + " ESCAPE '!'");
+                    parameters.addValue(name, "%" + needle.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%");
+                }
+            }
+            if (!patterns.isEmpty()) {
+                waiting = jdbc.queryForList("SELECT object_type, payload FROM inbox WHERE id IN (:ids) AND ("
+                        + String.join(" OR ", patterns) + ")", parameters);
+            }
+        }
         List<Map<String, Object>> people = new ArrayList<>();
         for (Map<String, Object> row : waiting) {
             try {
@@ -189,8 +200,9 @@ public class OutboxDelivery implements DisposableBean {
                 // a change the engine cannot read either: it names no one
             }
         }
-        List<Delivery> held = creates.stream().filter(create -> people.stream().anyMatch(person ->
-                samePerson(contacts.get(create.getContactId()), person))).toList();
+        // more of its own changes waiting than are worth reading (its first read): every create to it waits
+        List<Delivery> held = own.size() > OWN_CHANGES_READ ? creates : creates.stream().filter(create -> people.stream()
+                .anyMatch(person -> samePerson(contacts.get(create.getContactId()), person))).toList();
         if (!held.isEmpty()) {
             jdbc.update("UPDATE outbox SET next_attempt_at = :at, last_error = :why WHERE id IN (:ids)",
                     new MapSqlParameterSource("ids", held.stream().map(Delivery::getOutboxId).toList())

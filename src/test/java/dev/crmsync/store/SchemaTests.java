@@ -43,7 +43,7 @@ abstract class SchemaTests extends OnEachDatabase {
 
         assertThat(tables).containsExactlyInAnyOrder("contact", "contact_history", "contact_link", "inbox", "outbox",
                 "dead_letter", "sync_run", "sync_cursor", "conflict", "erasure", "erased_record", "erasure_key",
-                "flyway_schema_history");
+                "lost_record", "flyway_schema_history");
         for (String table : StoreContext.TABLES) {
             assertThat(store.count(table)).as("rows in " + table).isZero();
         }
