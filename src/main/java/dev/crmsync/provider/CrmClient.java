@@ -56,8 +56,40 @@ public interface CrmClient {
     /** Creates the record, or, when the system already has this person (same email), updates that one. */
     void create(Delivery delivery);
 
-    /** Updates the record; one the system deleted meanwhile is marked {@link Delivery#gone()}. */
+    /**
+     * Updates the record; one the system no longer has (a 404) is marked {@link Delivery#gone()}, and
+     * the update step then asks {@link #recordState} whether the system deleted it or lost it.
+     */
     void update(Delivery delivery);
+
+    /**
+     * The record as the system's own deletion signal tells it: whether a record an update or a
+     * reconcile could not find was deleted there (then the person is deleted) or lost (then it is
+     * created again). A client without such a signal keeps a missing record's old meaning: deleted.
+     */
+    default RecordState recordState(String objectType, String externalId) {
+        return RecordState.DELETED;
+    }
+
+    /**
+     * Turns each gone delivery the system never deleted into a lost one ({@link Delivery#lost()}). A
+     * record the system says it still holds is not lost either: the update is tried again.
+     */
+    static void checkGone(CrmClient client, List<Delivery> deliveries) {
+        for (Delivery delivery : deliveries) {
+            if (!delivery.isGone() || delivery.getOperation().equals("delete")) {
+                continue;
+            }
+            RecordState state = client.recordState(delivery.getObjectType(), delivery.getExternalId());
+            switch (state) {
+                case DELETED -> { }
+                case ABSENT -> delivery.lost();
+                case PRESENT -> throw new RemoteCallException(delivery.getSystem() + " answered that record "
+                        + delivery.getExternalId() + " was not found, yet still holds it: the update is tried again",
+                        503, null, null);
+            }
+        }
+    }
 
     /** Deletes the record; one that is already gone counts as deleted. */
     void delete(Delivery delivery);
@@ -130,6 +162,7 @@ public interface CrmClient {
             step(exchange, () -> {
                 readBeforeWrite(batch);
                 writeBatch(batch);
+                checkGone(this, batch);
             });
         } catch (RemoteCallException e) {
             if (e.retryable()) {
@@ -158,6 +191,7 @@ public interface CrmClient {
             if (delivery.isPending()) {
                 update(delivery);
             }
+            checkGone(this, List.of(delivery));
         });
     }
 

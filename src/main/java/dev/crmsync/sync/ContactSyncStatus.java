@@ -28,8 +28,11 @@ public class ContactSyncStatus {
     private final Links links;
     private final CrmSyncProperties properties;
     private final ObjectMapper json;
+    private final LostRecords lostRecords;
 
-    public ContactSyncStatus(NamedParameterJdbcTemplate jdbc, Links links, CrmSyncProperties properties, ObjectMapper json) {
+    public ContactSyncStatus(NamedParameterJdbcTemplate jdbc, Links links, CrmSyncProperties properties, ObjectMapper json,
+                             LostRecords lostRecords) {
+        this.lostRecords = lostRecords;
         this.jdbc = jdbc;
         this.links = links;
         this.properties = properties;
@@ -74,6 +77,10 @@ public class ContactSyncStatus {
                             Links.instant(rs, "failed_at"), "dead-letter", rs.getLong("id")));
                 });
 
+        Map<String, List<Map<String, Object>>> events = new HashMap<>();
+        lostRecords.ofContact(id).forEach(lost -> events.computeIfAbsent(lost.system(), s -> new ArrayList<>())
+                .add(lost.describe()));
+
         Map<String, Object> systems = new LinkedHashMap<>();
         for (String system : systems()) {
             CrmSyncProperties.Provider provider = properties.providers().get(system);
@@ -100,6 +107,8 @@ public class ContactSyncStatus {
             }
             status.put("pending", pending.getOrDefault(system, List.of()));
             status.put("lastError", LastError.latest(deadLetters.get(system), deferred.get(system)));
+            // what happened to the person's record there beyond deliveries: a record the system lost, created again
+            status.put("events", events.getOrDefault(system, List.of()));
             systems.put(system, status);
         }
 

@@ -26,6 +26,7 @@ public class Delivery {
     private boolean retried;
     private boolean sent;
     private boolean gone;
+    private boolean lost;
     private boolean found;
     private boolean erasure;
     private RuntimeException batchFailure;
@@ -222,6 +223,21 @@ public class Delivery {
 
     public boolean isGone() {
         return gone;
+    }
+
+    /**
+     * Called once the system's own deletion signal said a gone record was never deleted there: the
+     * system lost it. The person stays; the record is created again in that system.
+     */
+    public void lost() {
+        this.lost = true;
+        this.gone = false;
+        this.sent = true;
+        this.batchFailure = null;
+    }
+
+    public boolean isLost() {
+        return lost;
     }
 
     /** A batch call refused this record: its error is raised when the record is sent on its own. */

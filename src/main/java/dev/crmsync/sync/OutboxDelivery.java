@@ -39,6 +39,10 @@ public class OutboxDelivery implements DisposableBean {
     private Duration lease = Duration.ofMinutes(5);
     /** How long an update whose record changed meanwhile waits for the engine to merge that change. */
     private static final Duration MERGE_FIRST = Duration.ofSeconds(2);
+    /** How long a create waits for the inbox to apply the system's own change of the same person. */
+    private static final Duration OWN_CHANGE_FIRST = Duration.ofSeconds(1);
+    /** Up to how many of a system's own waiting changes a claim with creates to it compares with them. */
+    private static final int OWN_CHANGES_READ = 2000;
     /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
     static final String SUPERSEDED = "superseded by a later change of the same contact";
     static final String FOUND_IN = "found in ";
@@ -59,13 +63,18 @@ public class OutboxDelivery implements DisposableBean {
     private final ProviderPauses pauses;
     private final Inbox inbox;
     private final Poller poller;
+    private final LostRecords lostRecords;
+    private final com.fasterxml.jackson.databind.ObjectMapper json;
     private final String worker;
 
     public OutboxDelivery(NamedParameterJdbcTemplate jdbc, ContactStore contacts, Links links, Mappings mappings,
                           Clock clock, MeterRegistry meters, CrmSyncProperties properties, ProviderPauses pauses,
-                          Inbox inbox, Poller poller, Instance instance) {
+                          Inbox inbox, Poller poller, Instance instance, LostRecords lostRecords,
+                          com.fasterxml.jackson.databind.ObjectMapper json) {
         this.worker = instance.id();
+        this.json = json;
         this.poller = poller;
+        this.lostRecords = lostRecords;
         this.properties = properties;
         this.pauses = pauses;
         this.inbox = inbox;
@@ -137,6 +146,7 @@ public class OutboxDelivery implements DisposableBean {
             }
         }
         finish(nothingToDo, "delivered", null);
+        deliveries.removeAll(waitForOwnChange(system, deliveries, found, now));
         meters.counter("crmsync.delivery.skipped", "system", system).increment(nothingToDo.size() + superseded.size());
         if (!deliveries.isEmpty()) {
             jdbc.update("UPDATE outbox SET state = 'claimed', claimed_by = :worker, claimed_at = :now, attempts = attempts + 1 "
@@ -144,6 +154,96 @@ public class OutboxDelivery implements DisposableBean {
                     "ids", deliveries.stream().map(Delivery::getOutboxId).toList()));
         }
         return deliveries;
+    }
+
+    /**
+     * The creates to hold back, left pending a moment: those whose person (same email, else same
+     * phone) the system itself reported in a change still waiting in the inbox. Applied, that change
+     * links the person to the system's own record, and the create becomes an update; sent first, it
+     * would make the person twice there (a first start where systems share people: another system's
+     * poll applied before this one's). A claim with creates first lists the system's waiting changes;
+     * of those, the payloads that contain an email or a phone's last digits are compared field by
+     * field. A system with more waiting than {@link #OWN_CHANGES_READ} gets no create until it is read.
+     */
+    private List<Delivery> waitForOwnChange(String system, List<Delivery> deliveries, Map<String, Contact> contacts,
+                                            Instant now) {
+        List<Delivery> creates = deliveries.stream().filter(d -> d.getOperation().equals("create")).toList();
+        if (creates.isEmpty()) {
+            return List.of();
+        }
+        // the system's own changes still to apply, found by equality alone (the claim runs every period)
+        List<Long> own = jdbc.queryForList("SELECT id FROM inbox WHERE source_system = :system AND state IN ('pending', 'claimed') "
+                + "AND operation IN ('create', 'update') AND payload IS NOT NULL ORDER BY id LIMIT :limit",
+                new MapSqlParameterSource("system", system).addValue("limit", OWN_CHANGES_READ + 1), Long.class);
+        if (own.isEmpty()) {
+            return List.of();
+        }
+        List<Map<String, Object>> waiting = List.of();
+        if (own.size() <= OWN_CHANGES_READ) {
+            MapSqlParameterSource parameters = new MapSqlParameterSource("ids", own);
+            List<String> patterns = new ArrayList<>();
+            for (Delivery create : creates) {
+                for (String needle : needles(contacts.get(create.getContactId()))) {
+                    String name = "p" + patterns.size();
+                    patterns.add("LOWER(payload) LIKE :" + name + " ESCAPE '!'");
+                    parameters.addValue(name, "%" + needle.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%");
+                }
+            }
+            if (!patterns.isEmpty()) {
+                waiting = jdbc.queryForList("SELECT object_type, payload FROM inbox WHERE id IN (:ids) AND ("
+                        + String.join(" OR ", patterns) + ")", parameters);
+            }
+        }
+        List<Map<String, Object>> people = new ArrayList<>();
+        for (Map<String, Object> row : waiting) {
+            try {
+                people.add(mappings.get(system + "-" + row.get("object_type"))
+                        .toCanonical(json.readTree((String) row.get("payload"))).values());
+            } catch (RuntimeException | com.fasterxml.jackson.core.JsonProcessingException e) {
+                // a change the engine cannot read either: it names no one
+            }
+        }
+        // more of its own changes waiting than are worth reading (its first read): every create to it waits
+        List<Delivery> held = own.size() > OWN_CHANGES_READ ? creates : creates.stream().filter(create -> people.stream()
+                .anyMatch(person -> samePerson(contacts.get(create.getContactId()), person))).toList();
+        if (!held.isEmpty()) {
+            jdbc.update("UPDATE outbox SET next_attempt_at = :at, last_error = :why WHERE id IN (:ids)",
+                    new MapSqlParameterSource("ids", held.stream().map(Delivery::getOutboxId).toList())
+                            .addValue("at", Links.at(now.plus(OWN_CHANGE_FIRST)))
+                            .addValue("why", "waiting for " + system + "'s own change of this person in the inbox"));
+            meters.counter("crmsync.delivery.held-for-inbox", "system", system).increment(held.size());
+        }
+        return held;
+    }
+
+    /** What a payload naming the contact must contain: its email, lower-cased, and its phone's last four digits. */
+    static List<String> needles(Contact contact) {
+        List<String> needles = new ArrayList<>();
+        if (contact == null) {
+            return needles;
+        }
+        if (contact.values().email() != null && !contact.values().email().isBlank()) {
+            needles.add(contact.values().email().strip().toLowerCase(java.util.Locale.ROOT));
+        }
+        String phone = contact.values().phone();
+        if (phone != null && phone.replaceAll("\\D", "").length() >= 4) {
+            String digits = phone.replaceAll("\\D", "");
+            needles.add(digits.substring(digits.length() - 4));
+        }
+        return needles;
+    }
+
+    /** Whether a remote record's canonical values name the contact: the same email (any case), else the same phone. */
+    static boolean samePerson(Contact contact, Map<String, Object> remote) {
+        if (contact == null) {
+            return false;
+        }
+        String email = contact.values().email();
+        if (email != null && remote.get("email") instanceof String other && email.strip().equalsIgnoreCase(other.strip())) {
+            return true;
+        }
+        String phone = contact.values().phone();
+        return phone != null && !phone.isBlank() && phone.equals(remote.get("phone"));
     }
 
     private Delivery decide(long outboxId, String system, String primaryObjectType, Contact contact, List<Link> linked) {
@@ -231,7 +331,7 @@ public class OutboxDelivery implements DisposableBean {
             if (delivery.isPending()) {
                 continue;
             }
-            if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isFound()
+            if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isLost() || delivery.isFound()
                     || delivery.isChangedMeanwhile() || delivery.getOperation().equals("delete")) {
                 delivered(delivery);
                 continue;
@@ -258,6 +358,13 @@ public class OutboxDelivery implements DisposableBean {
                     new MapSqlParameterSource("id", delivery.getOutboxId()).addValue("until", Links.at(delivery.getDeferredUntil()))
                             .addValue("why", waiting(delivery.getSystem())));
             meters.counter("crmsync.delivery.deferred", "system", delivery.getSystem()).increment();
+            return;
+        }
+        if (delivery.isLost()) {
+            // the system lost the record without deleting it: the person stays and is created there again
+            lostRecords.recreate(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(),
+                    delivery.getContactId(), RecordLoss.UPDATE, null, delivery.getOutboxId());
+            meters.counter("crmsync.delivery.lost", "system", delivery.getSystem()).increment();
             return;
         }
         if (delivery.isGone()) {

@@ -46,7 +46,8 @@ import org.springframework.transaction.support.TransactionTemplate;
  * <p>Initial and reconcile runs read every record from the start, incremental runs from the poll's
  * cursor; every page also moves that cursor forward. Only one page is held at a time, and the next
  * is read while the last is stored. A reconcile then compares what it read with the hub: linked
- * records it did not see were deleted in the system, live contacts the system lacks are sent again.
+ * records it did not see were deleted in the system (when its deletion signal says so; otherwise the
+ * system lost them and they are created there again), live contacts the system lacks are sent again.
  */
 @Component("syncRunner")
 public class SyncRunner implements DisposableBean, ApplicationListener<ContextClosedEvent> {
@@ -67,6 +68,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     private final ObjectMapper json;
     private final Clock clock;
     private final ProviderActivity activity;
+    private final LostRecords lostRecords;
     private final int pageSize;
     private final double maxDeleteShare;
     private final Duration retryDelay;
@@ -77,10 +79,12 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     public SyncRunner(SyncRuns runs, Poller poller, Inbox inbox, Mappings mappings, Outbox outbox,
                       CrmSyncProperties properties, BeanFactory beans, NamedParameterJdbcTemplate jdbc,
                       TransactionTemplate transaction, ObjectMapper json, Clock clock, ProviderActivity activity,
+                      LostRecords lostRecords,
                       @Value("${crmsync.sync.poll-page-size:200}") int pageSize,
                       @Value("${crmsync.sync.reconcile-max-delete-share:0.25}") double maxDeleteShare,
                       @Value("${crmsync.sync.run-retry-delay:PT1S}") Duration retryDelay) {
         this.activity = activity;
+        this.lostRecords = lostRecords;
         this.runs = runs;
         this.poller = poller;
         this.inbox = inbox;
@@ -147,6 +151,7 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                 // counted from the inbox, so a run resumed after a stop still reports what it found before
                 repaired.put("remoteDeleted", inboxRows(run, "LIKE"));
                 repaired.put("missed", inboxRows(run, "NOT LIKE"));
+                repaired.put("recreated", lostRecords.ofRun(run.id()));
                 repaired.put("resent", resend(run, provider));
             }
             runs.fetched(run.id(), repaired);
@@ -284,8 +289,9 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     }
 
     /**
-     * Links of live contacts the reconcile did not see: the system deleted those records. Each
-     * becomes a delete in the inbox, applied under the engine's tombstone rules. A reconcile that
+     * Links of live contacts the reconcile did not see. Each is asked of the system's deletion signal:
+     * one it deleted becomes a delete in the inbox, applied under the engine's tombstone rules; one it
+     * knows nothing of was lost, and is created there again ({@link LostRecords}). A reconcile that
      * would delete more than its share of the system's people fails instead: a listing that came
      * back short (a changed permission, a filter) must not delete people everywhere.
      */
@@ -307,9 +313,20 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                     + "): nothing was deleted");
         }
         Instant now = clock.instant();
-        for (String externalId : jdbc.queryForList("SELECT l.external_id" + unseen, parameters, String.class)) {
-            inbox.accept(SWEEP_KEY + run.id() + ":" + run.system() + ":" + object + ":" + externalId, run.system(),
-                    object, externalId, "delete", null, now, run.id());
+        CrmClient client = beans.getBean(run.system() + "Client", CrmClient.class);
+        List<Map<String, Object>> absent = jdbc.queryForList("SELECT l.external_id, l.contact_id" + unseen, parameters);
+        for (Map<String, Object> record : absent) {
+            checkActive(run);
+            String externalId = (String) record.get("external_id");
+            // only the system's own deletion signal deletes the person: a record it merely lost is created again
+            switch (activity.timed(run.system(), () -> client.recordState(object, externalId))) {
+                case DELETED -> inbox.accept(SWEEP_KEY + run.id() + ":" + run.system() + ":" + object + ":" + externalId,
+                        run.system(), object, externalId, "delete", null, now, run.id());
+                case ABSENT -> lostRecords.recreate(run.system(), object, externalId, (String) record.get("contact_id"),
+                        RecordLoss.RECONCILE, run.id(), null);
+                case PRESENT -> LOG.info("Sync run {}: {} record {} was not in the listing but is there: left linked",
+                        run.id(), run.system(), externalId);
+            }
         }
     }
 

@@ -211,6 +211,8 @@ public final class GenericCrmSimulator extends SimulatorServer {
         }
     }
 
+    private volatile long listingDelayMillis;
+
     public GenericCrmSimulator(String token) {
         this(token, 0);
     }
@@ -415,6 +417,25 @@ public final class GenericCrmSimulator extends SimulatorServer {
             byId.remove(id);
             byKeyset.remove(current);
         }
+    }
+
+    /**
+     * Loses a record without deleting it, as a CRM reseeded or restored from an older backup would:
+     * no tombstone, so neither the listing nor a read (404) knows it afterwards.
+     *
+     * @throws NoSuchElementException for an unknown id
+     */
+    public void forget(String id) {
+        erase(id);
+    }
+
+    /**
+     * Makes every changed-since listing (not a find by email) wait this long before it is read, as a
+     * CRM slow to page would: a poll of this system then lands after other systems' polls.
+     */
+    public GenericCrmSimulator listingDelay(Duration delay) {
+        listingDelayMillis = delay.toMillis();
+        return this;
     }
 
     /** Forgets every record and restarts ids at {@code c-000001}; clears faults and counters too. */
@@ -699,6 +720,14 @@ public final class GenericCrmSimulator extends SimulatorServer {
                         .map(Stored::view)
                         .toList();
                 return Reply.json(200, Map.of("records", found));
+            }
+        }
+        long delay = listingDelayMillis;
+        if (delay > 0) {
+            try {
+                Thread.sleep(delay);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
         Instant since = query.containsKey("modifiedSince") ? instant(query.get("modifiedSince")) : null;

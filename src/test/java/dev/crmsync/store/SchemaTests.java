@@ -43,7 +43,7 @@ abstract class SchemaTests extends OnEachDatabase {
 
         assertThat(tables).containsExactlyInAnyOrder("contact", "contact_history", "contact_link", "inbox", "outbox",
                 "dead_letter", "sync_run", "sync_cursor", "conflict", "erasure", "erased_record", "erasure_key",
-                "flyway_schema_history");
+                "lost_record", "flyway_schema_history");
         for (String table : StoreContext.TABLES) {
             assertThat(store.count(table)).as("rows in " + table).isZero();
         }
@@ -56,7 +56,7 @@ abstract class SchemaTests extends OnEachDatabase {
         assertThat(applied).extracting(row -> row.get("script"))
                 .containsExactly("V1__contact_store.sql", "V2__contact_match_keys.sql", "V3__inbox_fetch.sql",
                         "V4__sync_runs.sql", "V5__erasure.sql", "V8__link_written_at.sql", "V9__link_moved_at.sql",
-                        "V11__inbox_back_off.sql");
+                        "V11__inbox_back_off.sql", "V12__lost_records.sql");
         assertThat(applied).allSatisfy(row -> assertThat(row.get("success")).isEqualTo(true));
 
         MigrateResult again = store.bean(Flyway.class).migrate();

@@ -41,7 +41,7 @@ public final class StoreContext implements AutoCloseable {
             "crm3", new Provider(false, "rest", "contact", null, null));
 
     /** Every table V1 creates, children before parents. */
-    public static final List<String> TABLES = List.of("conflict", "contact_link", "contact_history", "outbox",
+    public static final List<String> TABLES = List.of("lost_record", "conflict", "contact_link", "contact_history", "outbox",
             "dead_letter", "inbox", "sync_run", "sync_cursor", "contact", "erased_record", "erasure");
 
     private final TestDatabase database;

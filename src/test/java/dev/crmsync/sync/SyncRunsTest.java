@@ -187,14 +187,15 @@ class SyncRunsTest {
 
     @Test
     @Order(4)
-    void aReconcileFindsARecordDeletedWithoutTraceAChangeThePollMissedAndAContactTheSystemLacks() {
+    void aReconcileFindsARecordLostWithoutADeletionAChangeThePollMissedAndAContactTheSystemLacks() {
         List<String> emails = seed(crm1, "reconcile", 20);
         awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"initial\"}").json().get("id").asText());
         await().atMost(PATIENCE).until(() -> emails.stream().allMatch(email -> byEmail(crm2, email).isPresent()));
 
-        // gone from crm1 without a tombstone (an emptied recycle bin): no read of changes shows it
+        // gone from crm1 without a tombstone (reseeded, restored from a backup): crm1 never deleted it
         String purged = emails.get(0);
-        crm1.erase(byEmail(crm1, purged).orElseThrow().get("Id").toString());
+        String purgedId = byEmail(crm1, purged).orElseThrow().get("Id").toString();
+        crm1.forget(purgedId);
         // changed while nothing reads crm1 (a lost webhook, a poll that is off)
         String missed = emails.get(1);
         crm1.update(byEmail(crm1, missed).orElseThrow().get("Id").toString(), Map.of("Title", "Seen by reconcile"));
@@ -209,13 +210,16 @@ class SyncRunsTest {
         JsonNode run = awaitEnded(api().post("/api/sync/crm1/runs", "{\"type\":\"reconcile\"}").json().get("id").asText());
 
         assertThat(run.get("state").asText()).isEqualTo("completed");
-        assertThat(run.get("repaired").get("remoteDeleted").asLong()).isEqualTo(1);
+        assertThat(run.get("repaired").get("remoteDeleted").asLong()).isZero();
+        assertThat(run.get("repaired").get("recreated").asLong()).isEqualTo(1);
         assertThat(run.get("repaired").get("missed").asLong()).isEqualTo(1);
         assertThat(run.get("repaired").get("resent").asLong()).isEqualTo(1);
-        assertThat(run.get("deleted").asLong()).isEqualTo(1);
+        assertThat(run.get("deleted").asLong()).isZero();
         assertThat(run.get("updated").asLong()).isEqualTo(1);
-        assertThat(jdbc.queryForObject("SELECT deleted_at IS NOT NULL FROM contact WHERE email = ?", Boolean.class, purged)).isTrue();
-        await().atMost(PATIENCE).until(() -> Boolean.TRUE.equals(byEmail(crm2, purged).orElseThrow().get("Deleted")));
+        // the person stays, and crm1 has them again under a new id
+        assertThat(jdbc.queryForObject("SELECT deleted_at IS NULL FROM contact WHERE email = ?", Boolean.class, purged)).isTrue();
+        await().atMost(PATIENCE).until(() -> byEmail(crm1, purged).filter(r -> !r.get("Id").equals(purgedId)).isPresent());
+        assertThat(byEmail(crm2, purged).orElseThrow()).containsEntry("Deleted", false);
         await().atMost(PATIENCE).until(() -> "Seen by reconcile".equals(byEmail(crm2, missed).orElseThrow().get("Title")));
         await().atMost(PATIENCE).until(() -> byEmail(crm1, lacking).isPresent());
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM contact_link WHERE contact_id = ? AND system = 'crm1'",

@@ -22,6 +22,7 @@ import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.JsonHttp;
+import dev.crmsync.provider.RecordState;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.provider.RollingRateLimiter;
 import dev.crmsync.sync.Delivery;
@@ -283,6 +284,26 @@ public class HubSpotClient implements CrmClient {
             }
             delivery.gone();
         }
+    }
+
+    /**
+     * HubSpot's deletion signal is the archive: a contact read with {@code archived=true} is one it
+     * deleted (https://developers.hubspot.com/docs/api/crm/contacts, "Retrieve a contact"); a contact
+     * neither archived nor live is unknown to it.
+     */
+    @Override
+    public RecordState recordState(String objectType, String externalId) {
+        for (boolean archived : new boolean[] {true, false}) {
+            try {
+                JsonNode record = call("GET", CONTACTS + "/" + externalId + "?archived=" + archived, null, "read", false);
+                return record.path("archived").asBoolean(archived) ? RecordState.DELETED : RecordState.PRESENT;
+            } catch (RemoteCallException e) {
+                if (e.status() != 404) {
+                    throw e;
+                }
+            }
+        }
+        return RecordState.ABSENT;
     }
 
     @Override

@@ -25,6 +25,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.ProviderPauses;
+import dev.crmsync.provider.RecordState;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Delivery;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -41,6 +42,7 @@ public class PipedriveClient implements CrmClient {
 
     static final String PERSONS = "/api/v2/persons";
     static final String SEARCH = PERSONS + "/search";
+    static final String V1_PERSONS = "/api/v1/persons";
     /** Largest page Pipedrive's v2 listing serves. */
     static final int MAX_PAGE = 500;
 
@@ -152,6 +154,27 @@ public class PipedriveClient implements CrmClient {
             }
         }
         delivery.sent(delivery.getExternalId(), null, false);
+    }
+
+    /**
+     * Pipedrive's deletion signal: a deleted person stays readable by id through the v1 API for a
+     * while, with {@code active_flag: false} (https://developers.pipedrive.com/docs/api/v1/Persons#getPerson);
+     * a v2-style {@code is_deleted: true} counts the same. A person it does not know at all was lost.
+     */
+    @Override
+    public RecordState recordState(String objectType, String externalId) {
+        pauses.check(name);
+        JsonNode person;
+        try {
+            person = call("GET", V1_PERSONS + "/" + encode(externalId), Map.of(), null, "read-deleted").path("data");
+        } catch (RemoteCallException e) {
+            if (e.status() == 404 || e.status() == 410) {
+                return RecordState.ABSENT;
+            }
+            throw e;
+        }
+        boolean deleted = !person.path("active_flag").asBoolean(true) || person.path("is_deleted").asBoolean(false);
+        return deleted ? RecordState.DELETED : RecordState.PRESENT;
     }
 
     /**

@@ -14,14 +14,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.JsonHttp;
+import dev.crmsync.provider.RecordState;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Delivery;
 import io.micrometer.core.instrument.MeterRegistry;
 
 /**
  * The client of a generic REST CRM, configured entirely by {@link RestProviderProperties}: one call
- * per record (such APIs have no batch endpoint); a retried create finds by email first, so a create
- * repeated after a crash adopts the record instead of duplicating it.
+ * per record (such APIs have no batch endpoint); a create finds by email first, so a person the CRM
+ * already has is linked, and a create repeated after a crash adopts its record, instead of duplicating.
  */
 public class RestCrmClient implements CrmClient {
 
@@ -38,17 +39,25 @@ public class RestCrmClient implements CrmClient {
     }
 
     /**
-     * One POST; a retried create (see {@link Delivery#isRetried()}) first looks the person up by email
-     * and updates what it finds, so a create repeated after a lost answer or a crash never duplicates.
+     * One POST, after looking the person up by email: such CRMs allow duplicates, so a person the
+     * system already has (imported there too, or read from another system before this one's own
+     * read was applied) is linked, not created again. A retried create (see
+     * {@link Delivery#isRetried()}) that finds the person updates that record: it may be the one the
+     * earlier try made before its answer was lost.
      */
     @Override
     public void create(Delivery delivery) {
-        if (delivery.isRetried() && delivery.getEmail() != null) {
+        if (delivery.getEmail() != null) {
             JsonNode found = send("GET", expand(properties.paths().findByEmail(), Map.of("email", delivery.getEmail())), null,
                     "find-by-email");
             JsonNode records = new FieldPath(properties.recordsField()).read(found);
             if (records != null && records.size() > 0) {
-                String id = records.get(0).get(properties.idField()).asText();
+                JsonNode record = records.get(0);
+                String id = record.get(properties.idField()).asText();
+                if (!delivery.isRetried()) {
+                    delivery.found(id, delivery.getObjectType(), record);
+                    return;
+                }
                 JsonNode reply = send(properties.updateMethod(), expand(properties.paths().update(), Map.of("id", id)),
                         delivery.getPayload(), "update");
                 delivery.sent(id, reply, true);
@@ -57,6 +66,25 @@ public class RestCrmClient implements CrmClient {
         }
         JsonNode reply = send("POST", expand(properties.paths().create(), Map.of()), delivery.getPayload(), "create");
         delivery.sent(reply.get(properties.idField()).asText(), reply, false);
+    }
+
+    /** The record read by id: 410, or its deleted field true, is a deletion; 404 a record the CRM does not know. */
+    @Override
+    public RecordState recordState(String objectType, String externalId) {
+        JsonNode record;
+        try {
+            record = send("GET", expand(properties.paths().read(), Map.of("id", externalId)), null, "read");
+        } catch (RemoteCallException e) {
+            if (e.status() == 410) {
+                return RecordState.DELETED;
+            }
+            if (e.status() == 404) {
+                return RecordState.ABSENT;
+            }
+            throw e;
+        }
+        JsonNode deleted = new FieldPath(properties.deletedField()).read(record);
+        return deleted != null && deleted.asBoolean(false) ? RecordState.DELETED : RecordState.PRESENT;
     }
 
     @Override

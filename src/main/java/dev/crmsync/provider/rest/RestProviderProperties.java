@@ -19,7 +19,9 @@ public record RestProviderProperties(
         @DefaultValue("records") String recordsField,
         @DefaultValue("next.modifiedSince") String nextSinceField,
         @DefaultValue("next.afterId") String nextAfterField,
-        @DefaultValue("Id") String idField) {
+        @DefaultValue("Id") String idField,
+        // a record the CRM deleted but still shows (a tombstone): this boolean field is true; a 410 means the same
+        @DefaultValue("Deleted") String deletedField) {
 
     public record Paths(
             @DefaultValue("/api/contacts?modifiedSince={since}&afterId={afterId}&limit={limit}") String list,
@@ -28,6 +30,8 @@ public record RestProviderProperties(
             @DefaultValue("/api/contacts/{id}") String update,
             @DefaultValue("/api/contacts/{id}") String delete,
             // erasure of a person (DELETE /api/contacts/{id}?purge=true): the record removed for good
-            @DefaultValue("/api/contacts/{id}?permanent=true") String erase) {
+            @DefaultValue("/api/contacts/{id}?permanent=true") String erase,
+            // one record by id: asked whether a record an update did not find was deleted or lost
+            @DefaultValue("/api/contacts/{id}") String read) {
     }
 }

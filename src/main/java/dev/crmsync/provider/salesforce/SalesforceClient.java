@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.ProviderPauses;
+import dev.crmsync.provider.RecordState;
 import dev.crmsync.provider.RemoteCallException;
 import dev.crmsync.sync.Delivery;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -258,6 +259,23 @@ public class SalesforceClient implements CrmClient {
             }
         }
         delivery.sent(delivery.getExternalId(), null, false);
+    }
+
+    /**
+     * Salesforce's deletion signal: a deleted record stays in the recycle bin, which only
+     * {@code queryAll} reads, with {@code IsDeleted = true}
+     * (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm).
+     */
+    @Override
+    public RecordState recordState(String objectType, String externalId) {
+        pauses.check(name);
+        JsonNode page = read(call("queryAll", "salesforce:queryAll?rawPayload=true", "SELECT Id, IsDeleted FROM "
+                + properties.sObject(objectType) + " WHERE Id = '" + soqlText(externalId) + "'", String.class));
+        JsonNode record = page.path("records").path(0);
+        if (record.isMissingNode()) {
+            return RecordState.ABSENT;
+        }
+        return record.path("IsDeleted").asBoolean(false) ? RecordState.DELETED : RecordState.PRESENT;
     }
 
     /**

@@ -320,6 +320,51 @@ class HubSpotFlowTest {
         assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'hubspot' AND state = 'failed'")).isZero();
     }
 
+    @Test
+    void anUpdateToAContactHubSpotLostWithoutArchivingItCreatesItThereAgain() {
+        String email = email("lost-in-hubspot");
+        CRM1.seed(Map.of("Email", email, "FirstName", "Lost", "LastName", "Contact"));
+        String lost = await().atMost(PATIENCE).until(() -> HS.findByEmail(email), java.util.Optional::isPresent)
+                .map(HubSpotFlowTest::id).orElseThrow();
+        String contactId = await().atMost(PATIENCE).until(() -> jdbc.queryForList("SELECT contact_id FROM contact_link "
+                + "WHERE system = 'hubspot' AND external_id = ?", String.class, lost), ids -> ids.size() == 1).get(0);
+        HS.forget(lost);
+
+        CRM1.update(String.valueOf(byEmail(CRM1, email).orElseThrow().get("Id")), Map.of("Title", "Found again"));
+
+        Map<String, Object> again = await().atMost(PATIENCE).until(() -> HS.findByEmail(email),
+                c -> c.isPresent() && "Found again".equals(property(c.get(), "jobtitle"))).orElseThrow();
+        assertThat(id(again)).isNotEqualTo(lost);
+        assertThat(api.get("/api/contacts/" + contactId).status()).isEqualTo(200);
+        assertThat(byEmail(CRM1, email).orElseThrow()).containsEntry("Deleted", false);
+        JsonNode events = api.get("/api/contacts/" + contactId + "/sync").json().get("systems").get("hubspot").get("events");
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0).get("reason").asText()).isEqualTo("record lost by hubspot");
+        assertThat(events.get(0).get("lostExternalId").asText()).isEqualTo(lost);
+    }
+
+    @Test
+    void anUpdateToAContactArchivedInHubSpotDeletesThePersonWhenNoWebhookToldOfIt() {
+        String email = email("archived-quietly");
+        CRM1.seed(Map.of("Email", email, "FirstName", "Archived", "LastName", "Contact"));
+        String archived = await().atMost(PATIENCE).until(() -> HS.findByEmail(email), java.util.Optional::isPresent)
+                .map(HubSpotFlowTest::id).orElseThrow();
+        String contactId = await().atMost(PATIENCE).until(() -> jdbc.queryForList("SELECT contact_id FROM contact_link "
+                + "WHERE system = 'hubspot' AND external_id = ?", String.class, archived), ids -> ids.size() == 1).get(0);
+        HS.webhooks().pause();
+        try {
+            HS.delete(archived);
+            CRM1.update(String.valueOf(byEmail(CRM1, email).orElseThrow().get("Id")), Map.of("Title", "Too late"));
+
+            await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + contactId).status() == 410);
+        } finally {
+            HS.webhooks().resume();
+        }
+        await().atMost(PATIENCE).until(() -> Boolean.TRUE.equals(byEmail(CRM1, email).orElseThrow().get("Deleted")));
+        assertThat(HS.findByEmail(email)).isEmpty();
+        assertThat(count("SELECT COUNT(*) FROM lost_record WHERE contact_id = '" + contactId + "'")).isZero();
+    }
+
     // helpers
 
     static String sign(String secret, String url, String body, String timestamp) throws Exception {

@@ -388,6 +388,45 @@ class PipedriveFlowTest {
         return "http://127.0.0.1:" + port + "/webhooks/pipedrive";
     }
 
+    @Test
+    void anUpdateToAPersonPipedriveLostWithoutDeletingItCreatesItThereAgain() {
+        String email = email("lost-in-pipedrive");
+        CRM1.seed(Map.of("Email", email, "FirstName", "Lost", "LastName", "Person"));
+        long lost = id(livePerson(PD, email));
+        String contactId = await().atMost(PATIENCE).until(() -> jdbc.queryForList("SELECT contact_id FROM contact_link "
+                + "WHERE system = 'pipedrive' AND external_id = ?", String.class, Long.toString(lost)), ids -> ids.size() == 1).get(0);
+        PD.forget(lost);
+
+        CRM1.update(String.valueOf(liveIn(CRM1, email).get("Id")), Map.of("LastName", "Found"));
+
+        Map<String, Object> again = await().atMost(PATIENCE).until(() -> PD.findByEmail(email),
+                found -> found.size() == 1 && "Found".equals(found.get(0).get("last_name"))).get(0);
+        assertThat(id(again)).isNotEqualTo(lost);
+        assertThat(api.get("/api/contacts/" + contactId).status()).isEqualTo(200);
+        assertThat(liveIn(CRM1, email)).containsEntry("Deleted", false).containsEntry("LastName", "Found");
+        JsonNode events = api.get("/api/contacts/" + contactId + "/sync").json().get("systems").get("pipedrive").get("events");
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0).get("reason").asText()).isEqualTo("record lost by pipedrive");
+        assertThat(events.get(0).get("lostExternalId").asText()).isEqualTo(Long.toString(lost));
+    }
+
+    @Test
+    void anUpdateToAPersonDeletedInPipedriveDeletesThePersonWhenNoWebhookToldOfIt() {
+        String email = email("deleted-quietly");
+        CRM1.seed(Map.of("Email", email, "FirstName", "Deleted", "LastName", "Quietly"));
+        long deleted = id(livePerson(PD, email));
+        String contactId = await().atMost(PATIENCE).until(() -> jdbc.queryForList("SELECT contact_id FROM contact_link "
+                + "WHERE system = 'pipedrive' AND external_id = ?", String.class, Long.toString(deleted)), ids -> ids.size() == 1).get(0);
+        PD.webhooks().pause();
+        PD.delete(deleted);
+        CRM1.update(String.valueOf(liveIn(CRM1, email).get("Id")), Map.of("LastName", "Too late"));
+
+        await().atMost(PATIENCE).until(() -> api.get("/api/contacts/" + contactId).status() == 410);
+        await().atMost(PATIENCE).until(() -> Boolean.TRUE.equals(dev.crmsync.support.Simulated.byEmail(CRM1, email).orElseThrow().get("Deleted")));
+        assertThat(PD.findByEmail(email)).isEmpty();
+        assertThat(count("SELECT COUNT(*) FROM lost_record WHERE contact_id = '" + contactId + "'")).isZero();
+    }
+
     static Map<String, Object> primary(String value) {
         return Map.of("value", value, "primary", true);
     }

@@ -806,6 +806,26 @@ public final class HubSpotSimulator extends SimulatorServer {
     }
 
     /**
+     * Loses a contact without archiving it, as a portal restored from an older export or reseeded
+     * would: no webhook, nothing in the recycle bin; neither a read (archived or not) nor a listing
+     * knows the id afterwards.
+     *
+     * @throws NoSuchElementException for an unknown id
+     */
+    public void forget(String id) {
+        synchronized (lock) {
+            Long key = parseId(id);
+            Stored current = key == null ? null : byId.remove(key);
+            if (current == null) {
+                throw new NoSuchElementException("No contact " + id);
+            }
+            if (!current.archived() && current.email() != null) {
+                liveByEmail.remove(current.email().toLowerCase(Locale.ROOT), current.id());
+            }
+        }
+    }
+
+    /**
      * Restores an archived contact from the recycle bin; a {@code contact.restore} webhook goes out.
      *
      * @throws NoSuchElementException for an unknown id

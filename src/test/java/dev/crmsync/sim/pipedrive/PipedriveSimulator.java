@@ -146,6 +146,11 @@ import dev.crmsync.sim.SimulatorServer;
  *   a value containing it ignoring case, score its share of the value's length. Phones are compared
  *   as stored. Items by score, then id; paged like the listing.</dd>
  *
+ *   <dt>{@code GET /api/v1/persons/{id}}</dt>
+ *   <dd>v1: 200 the person in the v1 shape with {@code "active_flag":true}; a deleted (or merged-away)
+ *   person is still readable, with {@code "active_flag":false}, as Pipedrive keeps deleted persons;
+ *   404 for an id it never had or {@link #forget(long) forgot}.</dd>
+ *
  *   <dt>{@code PUT /api/v1/persons/{id}/merge} with {@code {"merge_with_id":7}}</dt>
  *   <dd>v1: person {@code id} is merged into {@code merge_with_id}, which survives and whose data wins:
  *   its names, owner and add time stay; emails and phones of the merged person not already there are
@@ -241,6 +246,8 @@ public final class PipedriveSimulator extends SimulatorServer {
     /** Live persons' ids by lower-cased email: Pipedrive's exact email search is indexed, not a scan of every person. */
     private final Map<String, Set<Long>> byEmail = new HashMap<>();
     private final LinkedHashMap<Long, Deletion> deletions = new LinkedHashMap<>();
+    /** Deleted persons as they were, readable through v1 with {@code active_flag: false} as in Pipedrive. */
+    private final Map<Long, Person> deletedPersons = new HashMap<>();
     private long nextId = 1;
     private Instant latestStamp = Instant.EPOCH;
 
@@ -291,8 +298,14 @@ public final class PipedriveSimulator extends SimulatorServer {
 
         /** The person as v1 answers it. */
         Map<String, Object> v1View() {
+            return v1View(true);
+        }
+
+        /** As v1 answers it; a deleted person is still readable there, {@code active_flag} false. */
+        Map<String, Object> v1View(boolean active) {
             Map<String, Object> view = new LinkedHashMap<>();
             view.put("id", id);
+            view.put("active_flag", active);
             view.put("name", name);
             view.put("first_name", firstName);
             view.put("last_name", lastName);
@@ -696,6 +709,7 @@ public final class PipedriveSimulator extends SimulatorServer {
             byUpdate.clear();
             byEmail.clear();
             deletions.clear();
+            deletedPersons.clear();
             nextId = 1;
             webhooks.clear();
         }
@@ -749,8 +763,24 @@ public final class PipedriveSimulator extends SimulatorServer {
         byUpdate.remove(person);
         unindex(person);
         deletions.put(id, new Deletion(id, at, mergedTo, person.view()));
+        deletedPersons.put(id, person);
         webhooks.emit("delete", id, mergedTo, TIMESTAMP.format(at), null, person.view());
         return person;
+    }
+
+    /**
+     * Loses a person without deleting it, as a CRM restored from an older backup or reseeded would:
+     * no webhook, no deletion kept; neither v2 nor v1 knows the id afterwards.
+     *
+     * @throws NoSuchElementException for an unknown or deleted id
+     */
+    public void forget(long id) {
+        synchronized (lock) {
+            Person person = existing(id);
+            live.remove(id);
+            byUpdate.remove(person);
+            unindex(person);
+        }
     }
 
     private Person mergeInto(long mergedId, long survivorId) {
@@ -1129,6 +1159,9 @@ public final class PipedriveSimulator extends SimulatorServer {
         if (mergeId(path) != null) {
             return method + " " + V1_PERSONS + "/{id}/merge";
         }
+        if (v1PersonId(path) != null) {
+            return method + " " + V1_PERSONS + "/{id}";
+        }
         return method + " " + path;
     }
 
@@ -1138,6 +1171,15 @@ public final class PipedriveSimulator extends SimulatorServer {
             return null;
         }
         String id = path.substring(PERSONS.length() + 1);
+        return id.isEmpty() || id.contains("/") ? null : id;
+    }
+
+    /** The id segment of {@code /api/v1/persons/{id}}; null for other paths. */
+    private static String v1PersonId(String path) {
+        if (!path.startsWith(V1_PERSONS + "/")) {
+            return null;
+        }
+        String id = path.substring(V1_PERSONS.length() + 1);
         return id.isEmpty() || id.contains("/") ? null : id;
     }
 
@@ -1249,6 +1291,24 @@ public final class PipedriveSimulator extends SimulatorServer {
                 }
                 default -> notAllowed(method, path, "GET, PATCH, DELETE");
             };
+        }
+        String v1 = v1PersonId(path);
+        if (v1 != null) {
+            if (!method.equals("GET")) {
+                return notAllowed(method, path, "GET");
+            }
+            long n = id(v1);
+            synchronized (lock) {
+                Person person = live.get(n);
+                if (person != null) {
+                    return Reply.ok(person.v1View(true));
+                }
+                Person deleted = deletedPersons.get(n);
+                if (deleted == null) {
+                    throw new NotFound(n);
+                }
+                return Reply.ok(deleted.v1View(false));
+            }
         }
         String merged = mergeId(path);
         if (merged != null) {
