@@ -1,7 +1,10 @@
 package dev.crmsync.api;
 
+import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
 
 import dev.crmsync.config.CrmSyncProperties;
 import jakarta.servlet.FilterChain;
@@ -11,17 +14,36 @@ import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponse;
+import org.apache.camel.Message;
+import org.apache.camel.component.platform.http.springboot.PlatformHttpMessage;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
- * Refuses API bodies over {@code crmsync.api.max-body-size} with 413 before any route reads them:
- * at once when Content-Length says so, and for a chunked body as soon as it passes the limit.
+ * Reads every API and webhook body before a route does: refuses one over {@code crmsync.api.max-body-size}
+ * with 413 (at once when Content-Length says so, and for a chunked body as soon as it passes the limit),
+ * decodes it by its declared charset ({@link BodyDecoding}: 415 or 400 when it cannot be), and hands on
+ * a request whose reader gives that text and whose input stream gives the bytes as they were sent
+ * (webhook signatures are computed over those; see {@link #rawBody}).
  */
 @Configuration
 public class BodySizeLimit {
+
+    private static final String RAW_BODY = BodySizeLimit.class.getName() + ".rawBody";
+
+    /**
+     * The body's bytes exactly as the sender wrote them, for a route bean that must check a signature;
+     * null when the request had no body.
+     */
+    public static byte[] rawBody(Message message) {
+        if (message instanceof PlatformHttpMessage http && http.getRequest() != null
+                && http.getRequest().getAttribute(RAW_BODY) instanceof byte[] raw) {
+            return raw;
+        }
+        return message.getBody(byte[].class);
+    }
 
     @Bean
     FilterRegistrationBean<OncePerRequestFilter> bodySizeLimitFilter(CrmSyncProperties properties, Problems problems) {
@@ -35,16 +57,23 @@ public class BodySizeLimit {
                     tooLarge(response, request);
                     return;
                 }
-                if (declared < 0 && request.getHeader("Transfer-Encoding") != null) {
-                    byte[] body = request.getInputStream().readNBytes((int) max + 1);
-                    if (body.length > max) {
-                        tooLarge(response, request);
-                        return;
-                    }
-                    chain.doFilter(new BufferedBody(request, body), response);
+                if (declared <= 0 && request.getHeader("Transfer-Encoding") == null) {
+                    chain.doFilter(request, response);
                     return;
                 }
-                chain.doFilter(request, response);
+                byte[] body = request.getInputStream().readNBytes((int) max + 1);
+                if (body.length > max) {
+                    tooLarge(response, request);
+                    return;
+                }
+                BodyDecoding.Result decoded = BodyDecoding.decode(request.getContentType(), body);
+                if (decoded instanceof BodyDecoding.Refused refused) {
+                    response.setHeader("Connection", "close");
+                    problems.write(response, refused.problem(), request.getRequestURI());
+                    return;
+                }
+                request.setAttribute(RAW_BODY, body);
+                chain.doFilter(new BufferedBody(request, body, ((BodyDecoding.Text) decoded).text()), response);
             }
 
             private void tooLarge(HttpServletResponse response, HttpServletRequest request) throws IOException {
@@ -58,14 +87,19 @@ public class BodySizeLimit {
         return registration;
     }
 
-    /** A request whose body was read up front to measure it. */
+    /**
+     * A request whose body was read up front: its reader gives the decoded text (what Camel's
+     * platform-http reads, as UTF-8 from here on), its input stream the bytes as sent.
+     */
     private static final class BufferedBody extends HttpServletRequestWrapper {
 
         private final byte[] body;
+        private final String text;
 
-        BufferedBody(HttpServletRequest request, byte[] body) {
+        BufferedBody(HttpServletRequest request, byte[] body, String text) {
             super(request);
             this.body = body;
+            this.text = text;
         }
 
         @Override
@@ -76,6 +110,21 @@ public class BodySizeLimit {
         @Override
         public long getContentLengthLong() {
             return body.length;
+        }
+
+        @Override
+        public String getCharacterEncoding() {
+            return StandardCharsets.UTF_8.name();
+        }
+
+        @Override
+        public void setCharacterEncoding(String encoding) {
+            // the body is decoded already, by the charset it declared
+        }
+
+        @Override
+        public BufferedReader getReader() {
+            return new BufferedReader(new StringReader(text));
         }
 
         @Override

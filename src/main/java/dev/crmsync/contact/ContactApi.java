@@ -245,7 +245,9 @@ public class ContactApi {
         }
         String tag = header.strip();
         if (tag.startsWith("W/")) {
-            tag = tag.substring(2);
+            // If-Match compares strongly (RFC 9110, 13.1.1): a weak tag never matches
+            throw new ApiProblem(412, "If-Match takes a strong ETag, such as \"3\": a weak one (" + header
+                    + ") never matches (RFC 9110)").with("parameter", "If-Match");
         }
         if (tag.length() > 2 && tag.startsWith("\"") && tag.endsWith("\"")) {
             try {

@@ -20,9 +20,11 @@ import org.springframework.security.config.annotation.web.builders.HttpSecurity;
 import org.springframework.security.config.http.SessionCreationPolicy;
 import org.springframework.security.core.authority.AuthorityUtils;
 import org.springframework.security.core.context.SecurityContextHolder;
+import org.springframework.security.web.AuthenticationEntryPoint;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.authentication.www.BasicAuthenticationFilter;
 import org.springframework.security.web.context.RequestAttributeSecurityContextRepository;
+import org.springframework.security.web.firewall.RequestRejectedHandler;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
@@ -71,18 +73,41 @@ public class SecurityConfig {
 
     @Bean
     @Order(2)
-    SecurityFilterChain operations(HttpSecurity http) throws Exception {
+    SecurityFilterChain operations(HttpSecurity http, Problems problems) throws Exception {
+        AuthenticationEntryPoint login = (request, response, e) -> {
+            response.setHeader("WWW-Authenticate", "Basic realm=\"crm-contact-sync\"");
+            problems.write(response, new ApiProblem(401, "log in as the admin with HTTP Basic "
+                    + "(crmsync.admin.username and CRMSYNC_ADMIN_PASSWORD)"), request.getRequestURI());
+        };
         return http
                 // Jolokia takes POSTs from Hawtio; Basic auth on every call, no session cookie to forge
                 .csrf(csrf -> csrf.disable())
                 .sessionManagement(session -> session.sessionCreationPolicy(SessionCreationPolicy.STATELESS))
-                .httpBasic(basic -> basic.realmName("crm-contact-sync"))
+                .httpBasic(basic -> basic.realmName("crm-contact-sync").authenticationEntryPoint(login))
+                .exceptionHandling(errors -> errors
+                        .authenticationEntryPoint(login)
+                        .accessDeniedHandler((request, response, e) -> problems.write(response,
+                                new ApiProblem(403, "the admin's login is needed for " + request.getRequestURI()),
+                                request.getRequestURI())))
                 .authorizeHttpRequests(requests -> requests
                         .dispatcherTypeMatchers(DispatcherType.ASYNC, DispatcherType.ERROR).permitAll()
                         .requestMatchers("/healthz", "/actuator/health", "/actuator/health/**").permitAll()
                         .requestMatchers("/actuator/**").hasRole("ADMIN")
                         .anyRequest().permitAll())
                 .build();
+    }
+
+    /**
+     * A URL Spring Security's firewall refuses ({@code ..;}, {@code %25}, {@code %2F}, a backslash, a
+     * NUL...): a 400 problem that says which rule, not the servlet container's error page.
+     */
+    @Bean
+    RequestRejectedHandler requestRejected(Problems problems) {
+        return (request, response, e) -> {
+            response.setHeader("Connection", "close");
+            problems.write(response, ApiProblem.badRequest("the URL was refused: " + e.getMessage()
+                    + "; percent-encode it once and leave out path parameters, '..' and encoded slashes"), null);
+        };
     }
 
     /** The admin's HTTP Basic login; being a bean, it also stops Spring Boot from inventing a user. */

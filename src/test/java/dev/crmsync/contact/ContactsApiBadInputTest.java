@@ -113,6 +113,26 @@ class ContactsApiBadInputTest {
         assertThat(snapshot()).isEqualTo(before);
     }
 
+    @org.junit.jupiter.api.Test
+    void aWeakIfMatchNeverMatchesEvenOnTheCurrentVersion() {
+        String etag = api.get("/api/contacts/" + live).header("ETag");
+        List<Map<String, Object>> before = snapshot();
+
+        for (Reply reply : new Reply[]{
+                api.put("/api/contacts/" + live, "{\"email\":\"weak@example.com\"}", "If-Match", "W/" + etag),
+                api.patch("/api/contacts/" + live, "{\"firstName\":\"Weak\"}", "If-Match", "W/" + etag),
+                api.delete("/api/contacts/" + live, "If-Match", "W/" + etag)}) {
+            assertThat(reply.status()).as(reply.toString()).isEqualTo(412);
+            assertThat(reply.header("Content-Type")).startsWith("application/problem+json");
+            assertThat(reply.json().get("status").asInt()).isEqualTo(412);
+            assertThat(reply.json().get("detail").asText()).contains("weak");
+            assertThat(reply.json().get("parameter").asText()).isEqualTo("If-Match");
+        }
+        assertThat(snapshot()).isEqualTo(before);
+        // the same tag, strong, matches
+        assertThat(api.patch("/api/contacts/" + live, "{\"firstName\":\"Strong\"}", "If-Match", etag).status()).isEqualTo(200);
+    }
+
     private List<Map<String, Object>> snapshot() {
         List<Map<String, Object>> rows = new java.util.ArrayList<>(
                 jdbc.queryForList("SELECT * FROM contact ORDER BY id"));

@@ -1,5 +1,6 @@
 package dev.crmsync.provider.hubspot;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.MessageDigest;
@@ -17,6 +18,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.BodySizeLimit;
 import dev.crmsync.api.JsonBody;
 import dev.crmsync.provider.ProviderActivity;
 import dev.crmsync.sync.Inbox;
@@ -57,8 +59,8 @@ public class HubSpotWebhookIntake {
 
     public void receive(Exchange exchange) {
         Message message = exchange.getMessage();
+        verify(message, BodySizeLimit.rawBody(message));
         byte[] bytes = message.getBody(byte[].class);
-        verify(message, bytes == null ? "" : new String(bytes, StandardCharsets.UTF_8));
         JsonNode events = JsonBody.read(json, bytes, "the body is empty; HubSpot sends a JSON array of events");
         if (!events.isArray()) {
             throw ApiProblem.badRequest("the body must be a JSON array of HubSpot events");
@@ -108,7 +110,7 @@ public class HubSpotWebhookIntake {
     }
 
     /** HubSpot's v3 signature: Base64(HMAC-SHA256(secret, method + URI + body + timestamp)), 5 minutes at most. */
-    private void verify(Message message, String body) {
+    private void verify(Message message, byte[] body) {
         String secret = properties.clientSecret();
         if (secret == null || secret.isBlank()) {
             throw new ApiProblem(401, "crmsync.providers." + name + ".client-secret is not set: webhooks cannot be verified");
@@ -129,12 +131,16 @@ public class HubSpotWebhookIntake {
             throw new ApiProblem(401, "the request is " + age.toSeconds() + " s from now; at most "
                     + properties.webhookTolerance().toSeconds() + " s are accepted");
         }
-        String signed = "POST" + uri(message) + body + timestamp.strip();
+        // over the body's bytes as sent: decoding them first would change what was signed
+        ByteArrayOutputStream signed = new ByteArrayOutputStream();
+        signed.writeBytes(("POST" + uri(message)).getBytes(StandardCharsets.UTF_8));
+        signed.writeBytes(body == null ? new byte[0] : body);
+        signed.writeBytes(timestamp.strip().getBytes(StandardCharsets.UTF_8));
         byte[] expected;
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-            expected = Base64.getEncoder().encode(mac.doFinal(signed.getBytes(StandardCharsets.UTF_8)));
+            expected = Base64.getEncoder().encode(mac.doFinal(signed.toByteArray()));
         } catch (NoSuchAlgorithmException | InvalidKeyException e) {
             throw new IllegalStateException("HmacSHA256 is unavailable", e);
         }
