@@ -144,8 +144,12 @@ public class Poller {
                 RemoteRecord record = mapping.toCanonical(remote);
                 Optional<String> tooLong = Inbox.idRefusal(record.externalId());
                 if (tooLong.isPresent()) {
-                    // skipped, visibly; the page and its cursor still move on
+                    // skipped, visibly; the page and its cursor move on past it
                     inbox.refuse(system, object, record.externalId(), "id", tooLong.get());
+                    if (record.modifiedAt() != null) {
+                        reached = record.modifiedAt();
+                        lastId = null;
+                    }
                     continue;
                 }
                 if (inbox.accept(key(system, object, record, remote), system, object, record.externalId(),

@@ -267,6 +267,10 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                     inbox.refuse(run.system(), object, record.externalId(), "id", tooLong.get());
                     runs.error(run.id(), record.externalId().substring(0, Inbox.MAX_ID), "id " + tooLong.get()
                             + ": skipped (a data-quality entry in /api/conflicts)");
+                    if (record.modifiedAt() != null) {
+                        reached = record.modifiedAt();
+                        lastId = null;
+                    }
                     continue;
                 }
                 seen.add(record.externalId());

@@ -55,7 +55,8 @@ abstract class SchemaTests extends OnEachDatabase {
                 "SELECT version, script, success FROM flyway_schema_history WHERE version IS NOT NULL ORDER BY installed_rank");
         assertThat(applied).extracting(row -> row.get("script"))
                 .containsExactly("V1__contact_store.sql", "V2__contact_match_keys.sql", "V3__inbox_fetch.sql",
-                        "V4__sync_runs.sql", "V5__erasure.sql", "V8__link_written_at.sql", "V9__link_moved_at.sql");
+                        "V4__sync_runs.sql", "V5__erasure.sql", "V8__link_written_at.sql", "V9__link_moved_at.sql",
+                        "V10__data_quality_entries.sql");
         assertThat(applied).allSatisfy(row -> assertThat(row.get("success")).isEqualTo(true));
 
         MigrateResult again = store.bean(Flyway.class).migrate();
