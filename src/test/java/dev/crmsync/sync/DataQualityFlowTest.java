@@ -122,6 +122,9 @@ class DataQualityFlowTest {
         assertThat(entry.get("reason").asText()).isEqualTo("'not-an-email' is not a valid email address");
         assertThat(entry.get("contact_id").asText()).isEqualTo(hub.get("id").asText());
         assertThat(entry.get("state").asText()).isEqualTo("open");
+        Http.Reply choose = api.post("/api/conflicts/" + entry.get("id").asText() + "/resolve", "{\"winner\":\"pipedrive\"}");
+        assertThat(choose.status()).as(choose.body()).isEqualTo(400);
+        assertThat(choose.json().get("errors").get(0).get("detail").asText()).contains("dismiss").contains("pipedrive");
 
         Http.Reply patch = api.patch("/api/contacts/" + hub.get("id").asText(), "{\"title\":\"Engineer\"}",
                 "Content-Type", "application/merge-patch+json");
@@ -134,6 +137,9 @@ class DataQualityFlowTest {
                 .containsEntry("FirstName", "Nora").containsEntry("Title", "Engineer"));
         assertThat(entries("pipedrive", Long.toString(id))).hasSize(1);
         assertAppliedWithoutDeadLetter("pipedrive", Long.toString(id));
+        Http.Reply dismiss = api.post("/api/conflicts/" + entry.get("id").asText() + "/resolve", "{\"action\":\"dismiss\"}");
+        assertThat(dismiss.status()).as(dismiss.body()).isEqualTo(200);
+        assertThat(dismiss.json().get("state").asText()).isEqualTo("dismissed");
     }
 
     @Test
