@@ -109,6 +109,10 @@ public class ContactNormalizer {
         Map<String, Object> accepted = new LinkedHashMap<>();
         List<Refusal> refused = new ArrayList<>();
         canonical.forEach((field, value) -> {
+            if (value instanceof Unconvertible unconvertible) {
+                refused.add(new Refusal(field, unconvertible.value(), unconvertible.reason()));
+                return;
+            }
             List<FieldError> errors = new ArrayList<>();
             Object normalised = value == null ? null : check(field, value, errors);
             if (errors.isEmpty()) {
@@ -118,6 +122,10 @@ public class ContactNormalizer {
             }
         });
         return new Screened(accepted, List.copyOf(refused));
+    }
+
+    /** A remote value its mapping could not convert to a canonical one: the value as it came, and why. */
+    public record Unconvertible(Object value, String reason) {
     }
 
     /** A CRM's value the hub cannot hold: the canonical field, the value as the mapping read it, and why. */

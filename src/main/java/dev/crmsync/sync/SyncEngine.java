@@ -60,9 +60,10 @@ public class SyncEngine {
     private final MeterRegistry meters;
     private final boolean authoritativeDeletes;
 
-    public SyncEngine(ContactStore contacts, ContactService service, ContactNormalizer normalizer, Links links, Conflicts conflicts, Outbox outbox,
+    public SyncEngine(ContactStore contacts, ContactService service, Links links, Conflicts conflicts, Outbox outbox,
                       Inbox inbox, Mappings mappings, ErasedRecords erased, ObjectMapper json, Clock clock,
-                      MeterRegistry meters, @Value("${crmsync.sync.deletes:authoritative}") String deletes) {
+                      MeterRegistry meters, @Value("${crmsync.sync.deletes:authoritative}") String deletes,
+                      ContactNormalizer normalizer) {
         this.contacts = contacts;
         this.service = service;
         this.normalizer = normalizer;

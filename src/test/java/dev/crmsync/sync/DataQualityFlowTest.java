@@ -256,12 +256,13 @@ class DataQualityFlowTest {
     }
 
     @Test
-    void aPolledRecordWhoseIdIsTooLongIsSkippedVisiblyAndThePageMovesOn() {
+    void aPolledRecordWhoseIdIsTooLongIsSkippedVisiblyAndThePageMovesOnAndAValueItsMappingCannotConvertIsLeftOut() {
         String email = email("listed");
         String longId = "L".repeat(300);
         Instant at = Instant.parse("2026-11-20T09:00:00Z");
         CRM2.page.set(List.of(
-                Map.of("Id", "ok-1", "Email", email, "Name", "Lia Listed", "LastModified", at.toString()),
+                Map.of("Id", "ok-1", "Email", email, "Name", "Lia Listed", "Birthday", "1990-05-17", "Status", "Hot",
+                        "LastModified", at.toString()),
                 Map.of("Id", longId, "Email", email("too-long"), "Name", "Tim Toolong",
                         "LastModified", at.plusSeconds(1).toString())));
 
@@ -270,6 +271,12 @@ class DataQualityFlowTest {
 
         JsonNode hub = await().atMost(PATIENCE).until(() -> hub(email), Objects::nonNull);
         assertThat(hub.get("lastName").asText()).isEqualTo("Listed");
+        // a date in another format than the mapping's is left out; the record's other values are taken
+        assertThat(hub.get("custom").get("status").asText()).isEqualTo("hot");
+        assertThat(hub.get("custom").has("birthday")).isFalse();
+        JsonNode birthday = onlyEntry("crm2", "ok-1", "custom.birthday");
+        assertThat(birthday.get("remote_value").asText()).isEqualTo("\"1990-05-17\"");
+        assertThat(birthday.get("reason").asText()).startsWith("mappings/crm2-contact.json cannot convert Birthday: ");
         assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'crm2' AND external_id = 'ok-1'")).isEqualTo(1);
         assertThat(count("SELECT COUNT(*) FROM inbox WHERE source_system = 'crm2' AND LENGTH(external_id) > 255")).isZero();
         assertThat(jdbc.queryForObject("SELECT modified_at FROM sync_cursor WHERE system = 'crm2'", java.time.OffsetDateTime.class)
