@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.i18n.phonenumbers.NumberParseException;
 import com.google.i18n.phonenumbers.PhoneNumberUtil;
@@ -40,6 +41,8 @@ public class ContactNormalizer {
             "[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+(\\.[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+)*"
                     + "@([\\p{L}\\p{N}]([\\p{L}\\p{N}-]*[\\p{L}\\p{N}])?\\.)+\\p{L}{2,}");
     private static final Pattern CUSTOM_KEY = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PhoneNumberUtil phones = PhoneNumberUtil.getInstance();
     private final String defaultRegion;
@@ -76,19 +79,8 @@ public class ContactNormalizer {
             }
         });
         Map<String, Object> base = current == null ? Map.of() : current.asMap();
-        String email = text(body, "email", base, MAX_EMAIL, errors);
-        if (email != null && !EMAIL.matcher(email).matches()) {
-            errors.add(FieldError.of("email", "'" + email + "' is not a valid email address"));
-        }
-        String phone = text(body, "phone", base, 64, errors);
-        if (phone != null && !body.path("phone").isMissingNode()) {
-            String normalised = e164(phone);
-            if (normalised == null) {
-                errors.add(FieldError.of("phone", "'" + phone + "' is not a valid phone number (region "
-                        + defaultRegion + " is assumed without a +country code)"));
-            }
-            phone = normalised;
-        }
+        String email = email(body, base, errors);
+        String phone = phone(body, base, errors);
         ContactFields fields = new ContactFields(email,
                 text(body, "firstName", base, MAX_TEXT, errors),
                 text(body, "lastName", base, MAX_TEXT, errors),
@@ -105,6 +97,87 @@ public class ContactNormalizer {
             throw ApiProblem.invalid(errors);
         }
         return fields;
+    }
+
+    /**
+     * A CRM record's canonical values (as a mapping reads them, custom fields as {@code custom.<key>})
+     * checked by the same rules as the API's: each value the hub can hold, normalised as the API
+     * would store it, is accepted; each other one is refused with the API's reason. A record is
+     * never refused as a whole here: what it holds that is valid still syncs.
+     */
+    public Screened screen(Map<String, Object> canonical) {
+        Map<String, Object> accepted = new LinkedHashMap<>();
+        List<Refusal> refused = new ArrayList<>();
+        canonical.forEach((field, value) -> {
+            if (value instanceof Unconvertible unconvertible) {
+                refused.add(new Refusal(field, unconvertible.value(), unconvertible.reason()));
+                return;
+            }
+            List<FieldError> errors = new ArrayList<>();
+            Object normalised = value == null ? null : check(field, value, errors);
+            if (errors.isEmpty()) {
+                accepted.put(field, normalised);
+            } else {
+                refused.add(new Refusal(field, value, String.join("; ", errors.stream().map(FieldError::detail).toList())));
+            }
+        });
+        return new Screened(accepted, List.copyOf(refused));
+    }
+
+    /** A remote value its mapping could not convert to a canonical one: the value as it came, and why. */
+    public record Unconvertible(Object value, String reason) {
+    }
+
+    /** A CRM's value the hub cannot hold: the canonical field, the value as the mapping read it, and why. */
+    public record Refusal(String field, Object value, String reason) {
+    }
+
+    /** What {@link #screen} made of a record's values; {@code accepted} has no entry for a refused field. */
+    public record Screened(Map<String, Object> accepted, List<Refusal> refused) {
+    }
+
+    /** One canonical value through the API's check of its field, as a body of that field alone would be. */
+    private Object check(String field, Object value, List<FieldError> errors) {
+        ObjectNode body = JSON.createObjectNode();
+        if (field.startsWith("custom.")) {
+            String key = field.substring("custom.".length());
+            body.putObject("custom").set(key, JSON.valueToTree(value));
+            return custom(body, null, errors).get(key);
+        }
+        if (field.equals("tags")) {
+            // a mapping may read a single tag as a string; the hub holds it as a list of one
+            body.set("tags", JSON.valueToTree(value instanceof List<?> ? value : List.of(value)));
+            return tags(body, null, errors);
+        }
+        // a number or a boolean in a text field is its text, as the hub has always taken it
+        body.set(field, JSON.valueToTree(value instanceof Number || value instanceof Boolean ? value.toString() : value));
+        return switch (field) {
+            case "email" -> email(body, Map.of(), errors);
+            case "phone" -> phone(body, Map.of(), errors);
+            case "firstName", "lastName", "company", "title" -> text(body, field, Map.of(), MAX_TEXT, errors);
+            default -> value;
+        };
+    }
+
+    private static String email(ObjectNode body, Map<String, Object> base, List<FieldError> errors) {
+        String email = text(body, "email", base, MAX_EMAIL, errors);
+        if (email != null && !EMAIL.matcher(email).matches()) {
+            errors.add(FieldError.of("email", "'" + email + "' is not a valid email address"));
+        }
+        return email;
+    }
+
+    private String phone(ObjectNode body, Map<String, Object> base, List<FieldError> errors) {
+        String phone = text(body, "phone", base, 64, errors);
+        if (phone != null && !body.path("phone").isMissingNode()) {
+            String normalised = e164(phone);
+            if (normalised == null) {
+                errors.add(FieldError.of("phone", "'" + phone + "' is not a valid phone number (region "
+                        + defaultRegion + " is assumed without a +country code)"));
+            }
+            phone = normalised;
+        }
+        return phone;
     }
 
     private static String text(ObjectNode body, String field, Map<String, Object> base, int max, List<FieldError> errors) {

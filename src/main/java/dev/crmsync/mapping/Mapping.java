@@ -9,6 +9,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crmsync.contact.ContactNormalizer.Unconvertible;
 import dev.crmsync.mapping.Transform.DateFormat;
 
 /**
@@ -79,10 +80,20 @@ public record Mapping(String file, String provider, String object, FieldPath rem
                     field.canonical().forEach(name -> times.put(name, time));
                 }
             }
-            Object value = plain(field.remote().read(remote));
+            Object raw = plain(field.remote().read(remote));
+            Object value = raw;
             int parts = field.canonical().size() > 1 ? field.canonical().size() : 0;
-            for (Transform transform : field.transforms()) {
-                value = transform.inbound(value, parts);
+            try {
+                for (Transform transform : field.transforms()) {
+                    value = transform.inbound(value, parts);
+                }
+            } catch (RuntimeException e) {
+                // one value the mapping cannot convert (a date in another format) is that field's problem, not
+                // the record's: the engine leaves it out and shows why
+                Unconvertible unconvertible = new Unconvertible(raw, file + " cannot convert " + field.remote()
+                        + ": " + e.getMessage());
+                field.canonical().forEach(name -> values.put(name, unconvertible));
+                continue;
             }
             if (field.canonical().size() == 1) {
                 values.put(field.canonical().get(0), value);

@@ -208,7 +208,12 @@ public class Mappings {
 
     private Transform transform(JsonNode node) {
         if (node.isTextual()) {
-            return Transform.named(node.asText(), raw -> normalizer.e164(raw));
+            // a number that is not valid stays as it came, so the engine's check refuses it visibly rather
+            // than reading it as a phone the record cleared
+            return Transform.named(node.asText(), raw -> {
+                String e164 = normalizer.e164(raw);
+                return e164 != null ? e164 : raw;
+            });
         }
         if (node.has("split")) {
             return Transform.split(node.get("split").asText());

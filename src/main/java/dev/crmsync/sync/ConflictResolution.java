@@ -58,6 +58,10 @@ public class ConflictResolution {
         Source source = new Source("api", actor);
         if ("dismiss".equals(choice.action())) {
             conflicts.close(id, "dismissed", null, actor);
+        } else if (conflict.kind().equals("data-quality")) {
+            // the value was never taken: there is nothing to choose in the hub; it is fixed in its system
+            throw ApiProblem.invalid(List.of(FieldError.of("action", "a data-quality entry takes {\"action\":\"dismiss\"} "
+                    + "once the value is fixed in " + conflict.remoteSystem())));
         } else if (conflict.kind().equals("field")) {
             resolveField(conflict, choice, source);
         } else {

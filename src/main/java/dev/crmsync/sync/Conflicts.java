@@ -16,7 +16,11 @@ import org.springframework.stereotype.Component;
 public class Conflicts {
 
     private static final String COLUMNS = "id, kind, contact_id, other_contact_id, field, hub_value, hub_system, "
-            + "remote_value, remote_system, rule, winner, state, created_at, resolved_at, resolved_by";
+            + "remote_value, remote_system, rule, winner, state, created_at, resolved_at, resolved_by, object_type, external_id, "
+            + "reason";
+
+    /** How much of a refused value or id a data-quality entry shows. */
+    static final int DISPLAY = 120;
 
     private final NamedParameterJdbcTemplate jdbc;
     private final ObjectMapper json;
@@ -63,6 +67,49 @@ public class Conflicts {
                 .addValue("remoteSystem", system).addValue("rule", "review").addValue("winner", null));
     }
 
+    /**
+     * A value (or an id) from a CRM that the hub cannot hold, left out of what it took from the record:
+     * a {@code data-quality} entry naming the system, the record, the field, the value (cut for display)
+     * and the reason, for an operator to fix at its source. One entry per system, record, field and
+     * value however often the CRM sends it again (each retry, each poll); {@code contactId} is null for a
+     * record refused as a whole (an id too long to store). Returns whether the entry is new.
+     */
+    public boolean dataQuality(String contactId, String system, String objectType, String externalId, String field,
+                               Object value, String reason) {
+        String key = sha256(String.join("\u0000", system, objectType, String.valueOf(externalId), field,
+                write(value)));
+        return jdbc.update("INSERT INTO conflict (kind, contact_id, field, remote_value, remote_system, rule, object_type, "
+                + "external_id, reason, entry_key, created_at) VALUES ('data-quality', :contact, :field, :value, :system, "
+                + "'left-out', :object, :record, :reason, :key, :now) ON CONFLICT DO NOTHING",
+                new MapSqlParameterSource("contact", contactId).addValue("field", cut(field, 64))
+                        .addValue("value", write(display(value))).addValue("system", system).addValue("object", objectType)
+                        .addValue("record", externalId == null ? null : cut(externalId, 255))
+                        .addValue("reason", cut(reason, 1000)).addValue("key", key)
+                        .addValue("now", Links.at(clock.instant()))) == 1;
+    }
+
+    private static String sha256(String text) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this Java runtime", e);
+        }
+    }
+
+    /** A value as a data-quality entry shows it: text cut to {@value #DISPLAY} characters, marked where cut. */
+    static Object display(Object value) {
+        if (value == null || value instanceof Number || value instanceof Boolean) {
+            return value;
+        }
+        String text = value instanceof String s ? s : String.valueOf(value);
+        return text.length() <= DISPLAY ? text : text.substring(0, DISPLAY) + "… (" + text.length() + " characters)";
+    }
+
+    private static String cut(String text, int max) {
+        return text == null || text.length() <= max ? text : text.substring(0, max - 1) + "…";
+    }
+
     /** A conflict as the API shows it. */
     public record Conflict(long id, String kind, String contactId, String otherContactId, String field, String hubValue,
                            String hubSystem, String remoteValue, String remoteSystem, String rule, String winner,
@@ -90,13 +137,17 @@ public class Conflicts {
         return jdbc.queryForList("SELECT " + COLUMNS + " FROM conflict WHERE id = :id", Map.of("id", id)).stream().findFirst();
     }
 
-    public List<Map<String, Object>> list(String state, int limit) {
-        MapSqlParameterSource parameters = new MapSqlParameterSource("limit", limit);
-        String where = "";
+    public List<Map<String, Object>> list(String state, String kind, int limit) {
+        MapSqlParameterSource parameters = new MapSqlParameterSource("limit", limit).addValue("state", state)
+                .addValue("kind", kind);
+        List<String> filters = new java.util.ArrayList<>();
         if (state != null) {
-            where = " WHERE state = :state";
-            parameters.addValue("state", state);
+            filters.add("state = :state");
         }
+        if (kind != null) {
+            filters.add("kind = :kind");
+        }
+        String where = filters.isEmpty() ? "" : " WHERE " + String.join(" AND ", filters);
         return jdbc.queryForList("SELECT " + COLUMNS + " FROM conflict" + where + " ORDER BY id DESC LIMIT :limit", parameters);
     }
 

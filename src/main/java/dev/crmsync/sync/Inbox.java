@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
@@ -40,15 +41,42 @@ public class Inbox {
 
     private static final int EXPIRE_BATCH = 5000;
 
+    /** The longest record id the hub keeps (inbox.external_id, contact_link.external_id, sync_cursor.last_id). */
+    public static final int MAX_ID = 255;
+
+    /** The longest idempotency key (inbox.idempotency_key). */
+    public static final int MAX_KEY = 512;
+
     private final NamedParameterJdbcTemplate jdbc;
+    private final Conflicts conflicts;
     private final Clock clock;
     private final Duration retention;
 
-    public Inbox(NamedParameterJdbcTemplate jdbc, Clock clock,
+    public Inbox(NamedParameterJdbcTemplate jdbc, Conflicts conflicts, Clock clock,
                  @Value("${crmsync.sync.inbox-retention:P14D}") Duration retention) {
         this.jdbc = jdbc;
+        this.conflicts = conflicts;
         this.clock = clock;
         this.retention = retention;
+    }
+
+    /**
+     * Why an id from a CRM (a record's, an event's) cannot be stored, or empty. Intake checks every id
+     * before it stores anything of a request or page, so a CRM's over-long id is refused, not a
+     * column overflow.
+     */
+    public static Optional<String> idRefusal(String id) {
+        return id != null && id.length() > MAX_ID
+                ? Optional.of("is " + id.length() + " characters long; the hub keeps ids of at most " + MAX_ID)
+                : Optional.empty();
+    }
+
+    /**
+     * A record or event refused for its id before anything of it was stored: a data-quality entry
+     * (system, record, field, reason) instead of work, once however often the CRM sends it again.
+     */
+    public void refuse(String system, String objectType, String id, String field, String reason) {
+        conflicts.dataQuality(null, system, objectType, id, field, id, reason);
     }
 
     /**
@@ -65,6 +93,11 @@ public class Inbox {
     @Transactional
     public boolean accept(String key, String system, String objectType, String externalId, String operation,
                           String payload, Instant remoteModifiedAt, String runId) {
+        if (idRefusal(externalId).isPresent() || key.length() > MAX_KEY) {
+            // intake checks ids first; this only keeps a missed one from becoming a database error
+            throw new IllegalArgumentException(system + " " + objectType + " id or key too long to store ("
+                    + key.length() + " characters of key; ids of at most " + MAX_ID + ")");
+        }
         int inserted = jdbc.update("INSERT INTO inbox (idempotency_key, source_system, object_type, external_id, operation, "
                         + "payload, remote_modified_at, received_at, run_id) VALUES (:key, :system, :object, :id, :operation, "
                         + ":payload, :modified, :now, :run) ON CONFLICT DO NOTHING",

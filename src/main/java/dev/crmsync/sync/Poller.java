@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.config.CrmSyncProperties;
@@ -141,6 +142,16 @@ public class Poller {
             String lastId = null;
             for (JsonNode remote : page.records()) {
                 RemoteRecord record = mapping.toCanonical(remote);
+                Optional<String> tooLong = Inbox.idRefusal(record.externalId());
+                if (tooLong.isPresent()) {
+                    // skipped, visibly; the page and its cursor move on past it
+                    inbox.refuse(system, object, record.externalId(), "id", tooLong.get());
+                    if (record.modifiedAt() != null) {
+                        reached = record.modifiedAt();
+                        lastId = null;
+                    }
+                    continue;
+                }
                 if (inbox.accept(key(system, object, record, remote), system, object, record.externalId(),
                         record.deleted() ? "delete" : "update", remote.toString(), record.modifiedAt())) {
                     count++;

@@ -76,7 +76,11 @@ public class SyncApi {
         if (state != null && !state.matches("open|resolved|dismissed")) {
             throw ApiProblem.invalidParameter("state", "is open, resolved or dismissed, not '" + state + "'");
         }
-        Replies.json(message, json, 200, Map.of("items", conflicts.list(state, MAX_LIST)), Map.of());
+        String kind = blankToNull(message.getHeader("kind", String.class));
+        if (kind != null && !kind.matches("field|possible-duplicate|data-quality")) {
+            throw ApiProblem.invalidParameter("kind", "is field, possible-duplicate or data-quality, not '" + kind + "'");
+        }
+        Replies.json(message, json, 200, Map.of("items", conflicts.list(state, kind, MAX_LIST)), Map.of());
     }
 
     /**

@@ -4,6 +4,8 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,6 +16,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.contact.Contact;
 import dev.crmsync.contact.Contact.ContactFields;
+import dev.crmsync.contact.ContactNormalizer;
+import dev.crmsync.contact.ContactNormalizer.Refusal;
+import dev.crmsync.contact.ContactNormalizer.Screened;
 import dev.crmsync.contact.ContactService;
 import dev.crmsync.contact.ContactService.Source;
 import dev.crmsync.contact.ContactStore;
@@ -43,6 +48,7 @@ public class SyncEngine {
 
     private final ContactStore contacts;
     private final ContactService service;
+    private final ContactNormalizer normalizer;
     private final Links links;
     private final Conflicts conflicts;
     private final Outbox outbox;
@@ -56,9 +62,11 @@ public class SyncEngine {
 
     public SyncEngine(ContactStore contacts, ContactService service, Links links, Conflicts conflicts, Outbox outbox,
                       Inbox inbox, Mappings mappings, ErasedRecords erased, ObjectMapper json, Clock clock,
-                      MeterRegistry meters, @Value("${crmsync.sync.deletes:authoritative}") String deletes) {
+                      MeterRegistry meters, @Value("${crmsync.sync.deletes:authoritative}") String deletes,
+                      ContactNormalizer normalizer) {
         this.contacts = contacts;
         this.service = service;
+        this.normalizer = normalizer;
         this.links = links;
         this.conflicts = conflicts;
         this.outbox = outbox;
@@ -90,12 +98,15 @@ public class SyncEngine {
     private Outcome upsertOrDelete(Change change) {
         String system = change.sourceSystem();
         Mapping mapping = mappings.get(system + "-" + change.objectType());
-        RemoteRecord record = change.operation().equals("delete")
+        RemoteRecord read = change.operation().equals("delete")
                 ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of(), null)
                 : mapping.toCanonical(read(change.payload()));
-        Instant remoteTime = record.modifiedAt() != null ? record.modifiedAt() : change.remoteModifiedAt();
+        Instant remoteTime = read.modifiedAt() != null ? read.modifiedAt() : change.remoteModifiedAt();
         Source source = new Source(system, null, remoteTime);
         Optional<Link> link = links.find(system, change.objectType(), change.externalId());
+        Screened screened = read.deleted() ? new Screened(read.values(), List.of()) : normalizer.screen(read.values());
+        RemoteRecord record = leftOut(read, screened, link.map(Link::syncedValues).orElse(null));
+        List<Refusal> refused = screened.refused();
         if (link.isEmpty() && erased.contains(system, change.objectType(), change.externalId())) {
             // the record of an erased person (a CRM that kept it, a late webhook): neither the person nor
             // the payload that names them comes back
@@ -167,29 +178,44 @@ public class SyncEngine {
                 return Outcome.STALE_IGNORED;
             }
             Contact restored = write(contact, contact.values().with(record.values()), source, Set.of());
-            save(mapping, change, restored, record, remoteTime);
+            save(mapping, change, restored, record, remoteTime, refused);
             return Outcome.UPDATED;
         }
         if (contact == null) {
             ContactFields values = ContactFields.EMPTY.with(record.values());
             if (values.email() == null && values.phone() == null) {
                 throw new IllegalArgumentException(system + " record " + change.externalId()
-                        + " has neither an email nor a valid phone; a contact needs one");
+                        + " has neither an email nor a valid phone; a contact needs one" + (refused.isEmpty() ? ""
+                        : " (left out: " + String.join("; ", refused.stream().map(r -> r.field() + ": " + r.reason()).toList())
+                        + ")"));
             }
             Contact created = write(null, values, source, Set.of());
-            save(mapping, change, created, record, remoteTime);
+            save(mapping, change, created, record, remoteTime, refused);
             for (String other : contacts.findLiveIdsByNameAndCompany(created.id(), values.firstName(), values.lastName(),
                     values.company())) {
                 conflicts.possibleDuplicate(created.id(), other, system, "same name and company");
             }
             return Outcome.CREATED;
         }
-        return mergeFields(mapping, change, contact, link.orElse(null), record, remoteTime, source);
+        return mergeFields(mapping, change, contact, link.orElse(null), record, remoteTime, source, refused);
+    }
+
+    /**
+     * The record as the hub takes it: its values as the API would hold them, and each value the hub
+     * cannot hold left out. A left-out field keeps what the hub last synced with the record (its merge
+     * base), so it reads as unchanged: it neither clears the hub's value nor counts as the record's.
+     */
+    static RemoteRecord leftOut(RemoteRecord record, Screened screened, Map<String, Object> base) {
+        Map<String, Object> values = new LinkedHashMap<>(screened.accepted());
+        for (Refusal refusal : screened.refused()) {
+            values.put(refusal.field(), base == null ? null : base.get(refusal.field()));
+        }
+        return new RemoteRecord(record.externalId(), record.modifiedAt(), record.deleted(), values, record.fieldTimes());
     }
 
     /** Three-way merge of the fields this remote sends: remote now, remote as last synced (the base), hub now. */
     private Outcome mergeFields(Mapping mapping, Change change, Contact contact, Link link, RemoteRecord record,
-                                Instant remoteTime, Source source) {
+                                Instant remoteTime, Source source, List<Refusal> refused) {
         Map<String, Object> incoming = record.values();
         Map<String, Object> base = link == null ? null : link.syncedValues();
         if (base != null && sameValues(incoming, base, mapping.inboundFields())) {
@@ -201,7 +227,13 @@ public class SyncEngine {
         Instant movedAt = link == null ? null : link.movedAt();
         Map<String, Object> result = new HashMap<>();
         boolean hubWins = false;
+        Set<String> leftOut = new HashSet<>();
+        refused.forEach(refusal -> leftOut.add(refusal.field()));
         for (String field : mapping.inboundFields()) {
+            if (leftOut.contains(field)) {
+                // a value the hub cannot hold takes no part in the merge: the hub keeps its own, and sends nothing
+                continue;
+            }
             Object remoteValue = incoming.get(field);
             Object baseValue = base == null ? null : base.get(field);
             Object hubValue = hub.get(field);
@@ -266,7 +298,7 @@ public class SyncEngine {
         if (hubWins && updated == contact) {
             outbox.enqueue(contact, "hub", Set.of(source.system()), now());
         }
-        save(mapping, change, updated, record, remoteTime);
+        save(mapping, change, updated, record, remoteTime, refused);
         if (base == null && movedAt != null) {
             // read once: from now on it is the survivor's record like any other
             links.moved(change.sourceSystem(), change.objectType(), change.externalId(), null);
@@ -438,7 +470,14 @@ public class SyncEngine {
      * Links the remote record with what it holds now (the next merge base). The echo guard's hash is
      * set only when the remote already holds the hub's values, so a delivery it still needs is not skipped.
      */
-    private void save(Mapping mapping, Change change, Contact contact, RemoteRecord record, Instant remoteTime) {
+    private void save(Mapping mapping, Change change, Contact contact, RemoteRecord record, Instant remoteTime,
+                      List<Refusal> refused) {
+        for (Refusal refusal : refused) {
+            if (conflicts.dataQuality(contact.id(), change.sourceSystem(), change.objectType(), change.externalId(),
+                    refusal.field(), refusal.value(), refusal.reason())) {
+                meters.counter("crmsync.sync.values-left-out", "system", change.sourceSystem()).increment();
+            }
+        }
         boolean remoteHoldsHub = sameValues(record.values(), contact.values().canonical(), mapping.inboundFields());
         String hash = remoteHoldsHub ? links.hash(mapping.toRemote(contact.values().canonical())) : null;
         links.save(change.sourceSystem(), change.objectType(), change.externalId(), contact.id(), record.values(), hash,

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -263,6 +264,18 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
                 } catch (RuntimeException e) {
                     failed++;
                     runs.error(run.id(), mapping.remoteId().read(remote).asText(null), String.valueOf(e.getMessage()));
+                    continue;
+                }
+                Optional<String> tooLong = Inbox.idRefusal(record.externalId());
+                if (tooLong.isPresent()) {
+                    failed++;
+                    inbox.refuse(run.system(), object, record.externalId(), "id", tooLong.get());
+                    runs.error(run.id(), record.externalId().substring(0, Inbox.MAX_ID), "id " + tooLong.get()
+                            + ": skipped (a data-quality entry in /api/conflicts)");
+                    if (record.modifiedAt() != null) {
+                        reached = record.modifiedAt();
+                        lastId = null;
+                    }
                     continue;
                 }
                 seen.add(record.externalId());

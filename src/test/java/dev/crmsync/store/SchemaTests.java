@@ -56,7 +56,7 @@ abstract class SchemaTests extends OnEachDatabase {
         assertThat(applied).extracting(row -> row.get("script"))
                 .containsExactly("V1__contact_store.sql", "V2__contact_match_keys.sql", "V3__inbox_fetch.sql",
                         "V4__sync_runs.sql", "V5__erasure.sql", "V8__link_written_at.sql", "V9__link_moved_at.sql",
-                        "V11__inbox_back_off.sql", "V12__lost_records.sql");
+                        "V10__data_quality_entries.sql", "V11__inbox_back_off.sql", "V12__lost_records.sql");
         assertThat(applied).allSatisfy(row -> assertThat(row.get("success")).isEqualTo(true));
 
         MigrateResult again = store.bean(Flyway.class).migrate();

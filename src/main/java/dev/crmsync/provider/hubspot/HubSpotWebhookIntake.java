@@ -8,8 +8,11 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -18,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmsync.api.ApiProblem;
+import dev.crmsync.api.ApiProblem.FieldError;
 import dev.crmsync.api.BodySizeLimit;
 import dev.crmsync.api.JsonBody;
 import dev.crmsync.provider.ProviderActivity;
@@ -71,9 +75,28 @@ public class HubSpotWebhookIntake {
                 throw ApiProblem.badRequest("every event needs eventId, objectId and subscriptionType: " + event);
             }
         }
+        List<JsonNode> valid = new ArrayList<>();
+        List<Refused> refused = new ArrayList<>();
+        for (int i = 0; i < events.size(); i++) {
+            Optional<Refused> refusal = refusal(events.get(i), i);
+            if (refusal.isPresent()) {
+                refused.add(refusal.get());
+            } else {
+                valid.add(events.get(i));
+            }
+        }
+        for (Refused refusal : refused) {
+            // visible to an operator, and nothing of the event stored: HubSpot's next try of it is refused the same way
+            inbox.refuse(name, "contact", refusal.id(), refusal.field(), refusal.reason());
+            meters.counter("crmsync.webhooks.refused", "system", name).increment();
+        }
+        if (valid.isEmpty() && !refused.isEmpty()) {
+            // a 4xx: HubSpot does not retry what can never be stored
+            throw ApiProblem.invalid(refused.stream().map(Refused::error).toList());
+        }
         Integer stored = transaction.execute(status -> {
             int count = 0;
-            for (JsonNode event : events) {
+            for (JsonNode event : valid) {
                 count += store(event) ? 1 : 0;
             }
             return count;
@@ -83,14 +106,54 @@ public class HubSpotWebhookIntake {
         message.getHeaders().clear();
         message.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         message.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        message.setBody("{\"received\":" + events.size() + ",\"new\":" + stored + "}");
+        // the batch's valid events are stored and acknowledged: one bad event does not make HubSpot send them again
+        message.setBody("{\"received\":" + events.size() + ",\"new\":" + stored + ",\"refused\":" + refused.size() + "}");
+    }
+
+    /**
+     * Why an event cannot be stored, before any of its batch is: an id longer than the hub keeps, or
+     * an inbox key longer than its column. Pointers name the event's place in the batch.
+     */
+    static Optional<Refused> refusal(JsonNode event, int index) {
+        for (String field : List.of("objectId", "primaryObjectId")) {
+            String id = event.hasNonNull(field) ? event.get(field).asText() : null;
+            Optional<String> tooLong = Inbox.idRefusal(id);
+            if (tooLong.isPresent()) {
+                return Optional.of(new Refused(index, field, id, tooLong.get()));
+            }
+        }
+        for (JsonNode merged : event.path("mergedObjectIds")) {
+            Optional<String> tooLong = Inbox.idRefusal(merged.asText());
+            if (tooLong.isPresent()) {
+                return Optional.of(new Refused(index, "mergedObjectIds", merged.asText(), "holds an id that " + tooLong.get()));
+            }
+        }
+        // the key holds the provider's name too, of at most 64 characters
+        int key = key("", event).length();
+        if (key > Inbox.MAX_KEY - 64) {
+            return Optional.of(new Refused(index, "occurredAt", event.path("occurredAt").asText(), "eventId, objectId and "
+                    + "occurredAt make a key of " + key + " characters; the hub keeps at most " + (Inbox.MAX_KEY - 64)));
+        }
+        return Optional.empty();
+    }
+
+    /** An event of a batch refused for one of its ids: its place in the batch, the field, the id and why. */
+    record Refused(int index, String field, String id, String reason) {
+        FieldError error() {
+            return new FieldError("#/" + index + "/" + field, reason);
+        }
+    }
+
+    private static String key(String name, JsonNode event) {
+        // HubSpot does not promise eventId is unique on its own; with the object and time it is, and a
+        // retried delivery repeats all three
+        return name + ":event:" + event.get("eventId").asText() + ":" + event.get("objectId").asText() + ":"
+                + event.path("occurredAt").asText();
     }
 
     private boolean store(JsonNode event) {
         String objectId = event.get("objectId").asText();
-        // HubSpot does not promise eventId is unique on its own; with the object and time it is, and a
-        // retried delivery repeats all three
-        String key = name + ":event:" + event.get("eventId").asText() + ":" + objectId + ":" + event.path("occurredAt").asText();
+        String key = key(name, event);
         Instant at = event.path("occurredAt").canConvertToLong() ? Instant.ofEpochMilli(event.get("occurredAt").asLong()) : null;
         String type = event.get("subscriptionType").asText();
         return switch (type) {

@@ -10,6 +10,7 @@ import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -141,6 +142,16 @@ public class PipedriveWebhook {
         for (String field : List.of("id", "action", "entity_id")) {
             if (text(meta, field) == null) {
                 throw invalid("meta/" + field, "is missing");
+            }
+        }
+        for (String field : List.of("id", "entity_id", "merged_to_id")) {
+            String id = text(meta, field);
+            Optional<String> tooLong = Inbox.idRefusal(id);
+            if (tooLong.isPresent()) {
+                // refused before anything is stored; the entry shows an operator what Pipedrive sent
+                meters.counter("crmsync.webhook.refused", "system", name, "reason", "id-too-long").increment();
+                inbox.refuse(name, properties.objectType(), id, "meta." + field, tooLong.get());
+                throw invalid("meta/" + field, tooLong.get());
             }
         }
         return event;
