@@ -113,8 +113,6 @@ class CrashTest {
             properties.put("crmsync.home", Path.of("").toAbsolutePath().toString());
             properties.put("logging.level.root", "WARN");
             properties.put("crmsync.sync.process-period", "100");
-            // claims of the killed process would otherwise wait out the 5-minute lease
-            properties.put("crmsync.sync.claim-lease", "PT5S");
             properties.putAll(dbProperties);
             service = ServiceProcess.start("crash-" + database, Path.of("").toAbsolutePath(),
                     Path.of("target", "crash").toAbsolutePath(), "512m",

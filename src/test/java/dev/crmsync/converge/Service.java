@@ -78,9 +78,6 @@ final class Service {
         properties.put("crmsync.sync.runs-period", "200");
         properties.put("crmsync.delivery.redelivery-delay", "100");
         properties.put("crmsync.delivery.maximum-redelivery-delay", "2000");
-        // claims of a killed process would otherwise wait out the 5-minute leases
-        properties.put("crmsync.sync.claim-lease", "PT5S");
-        properties.put("crmsync.delivery.claim-lease", "PT5S");
         if (database.equals("postgres")) {
             String url = TestPostgres.newDatabase();
             properties.put("spring.profiles.active", "postgres");
