@@ -116,6 +116,19 @@ class JolokiaLockDownTest {
     }
 
     @Test
+    void hawtiosRouteDiagramReadsTheRoutesWithTheirPlaceholdersUnresolved() {
+        String context = "org.apache.camel:context=crm-contact-sync,type=context,name=\\\"crm-contact-sync\\\"";
+
+        Reply routes = hawtio("/actuator/jolokia", "{\"type\":\"exec\",\"mbean\":\"" + context + "\",\"operation\":\"dumpRoutesAsXml()\"}");
+        Reply resolved = hawtio("/actuator/jolokia", "{\"type\":\"exec\",\"mbean\":\"" + context + "\","
+                + "\"operation\":\"dumpRoutesAsXml(boolean)\",\"arguments\":[true]}");
+
+        assertThat(routes.json().get("status").asInt()).as(routes.toString()).isEqualTo(200);
+        assertThat(routes.json().get("value").asText()).contains("inbox-process").contains("{{crmsync.sync.process-period");
+        assertRefusedByPolicy(resolved);
+    }
+
+    @Test
     void theCamelContextEvaluatesNoExpression() {
         String context = "org.apache.camel:context=crm-contact-sync,type=context,name=\\\"crm-contact-sync\\\"";
         for (String call : new String[]{
