@@ -1768,7 +1768,7 @@ public final class SalesforceSimulator extends SimulatorServer {
                     SObjectType type = recordType(record);
                     Stored saved;
                     if (update) {
-                        String id = record.path("Id").asText(null);
+                        String id = fieldIgnoringCase(record, SObjectType.ID).map(JsonNode::asText).orElse(null);
                         if (id == null || id.isEmpty()) {
                             throw new Refused(400, List.of(new SfError("MISSING_ARGUMENT",
                                     "Id not specified in an update call", List.of("Id"))));
@@ -1780,7 +1780,7 @@ public final class SalesforceSimulator extends SimulatorServer {
                         }
                         saved = update(type, id, record, true, allowDuplicate, undo);
                     } else {
-                        if (record.has("Id")) {
+                        if (fieldIgnoringCase(record, SObjectType.ID).isPresent()) {
                             throw new Refused(400, List.of(new SfError("INVALID_FIELD_FOR_INSERT_UPDATE",
                                     "cannot specify Id in an insert call", List.of("Id"))));
                         }
@@ -1917,6 +1917,18 @@ public final class SalesforceSimulator extends SimulatorServer {
     private static Reply tooMany() {
         return Reply.error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than "
                 + MAX_COLLECTION_SIZE + " records into this call");
+    }
+
+    /** A record's field by name in any case, as Salesforce's field names are case-insensitive ({@code "id"}, {@code "Id"}). */
+    private static Optional<JsonNode> fieldIgnoringCase(JsonNode record, String name) {
+        var names = record.fieldNames();
+        while (names.hasNext()) {
+            String field = names.next();
+            if (field.equalsIgnoreCase(name) && !record.get(field).isNull()) {
+                return Optional.of(record.get(field));
+            }
+        }
+        return Optional.empty();
     }
 
     /** The object a collection record names in {@code attributes.type}. */
