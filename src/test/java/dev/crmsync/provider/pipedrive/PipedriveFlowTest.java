@@ -171,7 +171,7 @@ class PipedriveFlowTest {
         long id = id(livePerson(PD, email));
         await().atMost(PATIENCE).until(() -> links(hubId).contains("pipedrive:person:" + id));
         api.patch("/api/contacts/" + hubId, "{\"lastName\":\"Headers\"}", "Content-Type", "application/merge-patch+json");
-        await().atMost(PATIENCE).until(() -> "Headers".equals(PD.find(id).orElseThrow().get("last_name")));
+        await().atMost(PATIENCE).until(() -> "Headers".equals(PD.find(id).orElseThrow().get("name")));
         api.delete("/api/contacts/" + hubId);
         await().atMost(PATIENCE).until(() -> PD.find(id).isEmpty());
         poller.poll("pipedrive", "person");
