@@ -49,7 +49,7 @@ public final class Sandbox {
         List<Path> removed = resetHub(dataDir);
         if (!removed.isEmpty()) {
             System.out.printf("%n  Sandbox: the simulators start seeded afresh, so the hub's database in %s does too"
-                    + " (%d files removed)%n%n", dataDir, removed.size());
+                    + " (removed %s)%n%n", dataDir, removed.stream().map(f -> f.getFileName().toString()).toList());
         }
         GenericCrmSimulator crm1 = GenericCrmSimulator.builder().port(CRM1_PORT).token("sandbox-crm1").build().start();
         GenericCrmSimulator crm2 = GenericCrmSimulator.builder().port(CRM2_PORT).token("sandbox-crm2").build().start();
