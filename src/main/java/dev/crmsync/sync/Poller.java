@@ -122,11 +122,33 @@ public class Poller {
             if (!page.hasNext()) {
                 break;
             }
+            if (!moves(from, after, page)) {
+                meters.counter("crmsync.poll.stuck", "system", system).increment();
+                LOG.warn("Poll of {} {} stopped: its page did not move the cursor past {} {}; the next tick reads from the cursor again",
+                        system, object, from, after);
+                break;
+            }
             since = page.nextSince();
             afterId = page.nextAfterId();
         }
         activity.polled(system);
         return accepted;
+    }
+
+    /**
+     * Whether the next page a page names starts after the one just read: a later time, or the same time
+     * with another id or cursor. One that names the same start (or an earlier one) would be read again
+     * and again until {@code poll-max-pages}, each read a call against the system's daily API budget.
+     */
+    static boolean moves(Instant since, String afterId, Page page) {
+        Instant next = page.nextSince();
+        if (next == null) {
+            return false;
+        }
+        if (since == null) {
+            return true;
+        }
+        return next.isAfter(since) || next.equals(since) && page.nextAfterId() != null && !page.nextAfterId().equals(afterId);
     }
 
     /** An initial sync run reads the whole system up to now and moves the cursor when it ends; polling meanwhile reads twice. */

@@ -1,7 +1,13 @@
 package dev.crmsync.sandbox;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import dev.crmsync.CrmContactSync;
 import dev.crmsync.sim.GenericCrmSimulator;
@@ -18,6 +24,10 @@ import org.springframework.boot.SpringApplication;
  * Contacts and three more as Leads; the HubSpot simulator five people, every other one of the demo
  * people, and sends its signed webhooks to the service. The Pipedrive simulator holds six people, three of them also in
  * crm1, and sends its webhooks to the service.
+ *
+ * <p>The simulators hold their records in memory and are seeded afresh at every start, so the hub's
+ * database is started afresh with them: a hub that kept its links to records the simulators no longer
+ * hold would take the missing ones for deletions, or hold people the systems never had.
  */
 public final class Sandbox {
 
@@ -35,6 +45,12 @@ public final class Sandbox {
     }
 
     public static void main(String[] args) {
+        Path dataDir = dataDir();
+        List<Path> removed = resetHub(dataDir);
+        if (!removed.isEmpty()) {
+            System.out.printf("%n  Sandbox: the simulators start seeded afresh, so the hub's database in %s does too"
+                    + " (removed %s)%n%n", dataDir, removed.stream().map(f -> f.getFileName().toString()).toList());
+        }
         GenericCrmSimulator crm1 = GenericCrmSimulator.builder().port(CRM1_PORT).token("sandbox-crm1").build().start();
         GenericCrmSimulator crm2 = GenericCrmSimulator.builder().port(CRM2_PORT).token("sandbox-crm2").build().start();
         crm1.seedDemo(8);
@@ -60,8 +76,37 @@ public final class Sandbox {
                         + "  Edit a record there (PATCH %s/api/contacts/c-000001) and watch it reach the others and the API.%n%n",
                 crm1.baseUrl(), crm1.token(), crm2.baseUrl(), crm2.token(), salesforce.baseUrl(),
                 salesforce.baseUrl() + "/__sim/stats", hubspot.baseUrl(), hubspot.token(), crm1.baseUrl());
-        System.out.printf("  Pipedrive at %s (api_token %s), webhooks to %s%n%n", pipedrive.baseUrl(), PIPEDRIVE_TOKEN,
+        System.out.printf("  Pipedrive at %s (header x-api-token: %s), webhooks to %s%n%n", pipedrive.baseUrl(), PIPEDRIVE_TOKEN,
                 pipedrive.webhooks().target());
+    }
+
+    /** Where the service keeps its H2 files: {@code crmsync.data-dir}, else {@code <crmsync.home>/data}, as in application.yaml. */
+    static Path dataDir() {
+        String dir = System.getProperty("crmsync.data-dir");
+        if (dir == null) {
+            dir = System.getProperty("crmsync.home", System.getenv().getOrDefault("CRMSYNC_HOME", ".")) + "/data";
+        }
+        return Path.of(dir);
+    }
+
+    /**
+     * Removes the hub's H2 database ({@code crmsync.*} files, the name in application.yaml's datasource
+     * URL) from {@code dataDir}, leaving anything else there; answers the files removed.
+     */
+    static List<Path> resetHub(Path dataDir) {
+        if (!Files.isDirectory(dataDir)) {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.list(dataDir)) {
+            List<Path> database = files.filter(f -> f.getFileName().toString().startsWith("crmsync.")).sorted().toList();
+            for (Path file : database) {
+                Files.deleteIfExists(file);
+            }
+            return database;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot reset the sandbox's hub database in " + dataDir
+                    + ": stop any other sandbox using it, or delete the folder", e);
+        }
     }
 
     /** Five of the demo people, seeded without webhooks; what changes afterwards arrives by webhook. */

@@ -276,14 +276,14 @@ public class PipedriveClient implements CrmClient {
     }
 
     private JsonNode call(String method, String path, Map<String, String> query, JsonNode body, String operation) {
-        // for messages: the path and query as sent, without the token
         String shown = path + (query.isEmpty() ? "" : "?" + query.entrySet().stream()
                 .map(e -> e.getKey() + "=" + encode(e.getValue())).collect(Collectors.joining("&")));
-        String uri = properties.baseUrl().replaceAll("/+$", "") + shown + (query.isEmpty() ? "?" : "&")
-                + "api_token=" + encode(properties.apiToken() == null ? "" : properties.apiToken());
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri))
+        // the token goes in the x-api-token header, as Pipedrive's official clients send it: in the URL
+        // (api_token=), which Pipedrive also takes, proxies and access logs would keep it
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(properties.baseUrl().replaceAll("/+$", "") + shown))
                 .timeout(properties.timeout())
                 .header("Accept", "application/json")
+                .header("x-api-token", properties.apiToken() == null ? "" : properties.apiToken())
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body.toString()));
         if (body != null) {

@@ -47,6 +47,9 @@ public class SalesforceClient implements CrmClient {
     /** SOQL datetime literals; SystemModstamp has whole seconds. */
     private static final DateTimeFormatter SOQL_TIME =
             DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
+    /** SOQL datetime literals for a cursor whose stamp carries milliseconds. */
+    private static final DateTimeFormatter SOQL_TIME_MILLIS =
+            DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
     /** Times in records: 2026-05-20T20:49:32.000+0000. */
     private static final DateTimeFormatter RECORD_TIME = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSZ", Locale.ROOT);
     /** Per-record codes that say the record is already gone. */
@@ -108,7 +111,7 @@ public class SalesforceClient implements CrmClient {
         String sObject = properties.sObject(objectType);
         StringBuilder soql = new StringBuilder("SELECT ").append(fields(objectType)).append(" FROM ").append(sObject);
         if (since != null) {
-            String at = SOQL_TIME.format(since.truncatedTo(ChronoUnit.SECONDS));
+            String at = soqlTime(since);
             soql.append(afterId == null ? " WHERE SystemModstamp >= " + at
                     : " WHERE (SystemModstamp > " + at + " OR (SystemModstamp = " + at + " AND Id > '" + afterId + "'))");
         }
@@ -122,6 +125,16 @@ public class SalesforceClient implements CrmClient {
         }
         JsonNode last = records.get(records.size() - 1);
         return new Page(records, RECORD_TIME.parse(last.get("SystemModstamp").asText(), Instant::from), last.get("Id").asText());
+    }
+
+    /**
+     * The keyset's datetime literal, in the precision the cursor keeps: whole seconds as Salesforce
+     * stamps them, milliseconds when a stamp carried them. Cut to the second, a cursor at .517 would
+     * compare as .000, and {@code SystemModstamp > at} would match the page just read again.
+     */
+    static String soqlTime(Instant at) {
+        Instant millis = at.truncatedTo(ChronoUnit.MILLIS);
+        return millis.equals(at.truncatedTo(ChronoUnit.SECONDS)) ? SOQL_TIME.format(millis) : SOQL_TIME_MILLIS.format(millis);
     }
 
     /** The current records of these ids, 200 a query; an id Salesforce no longer has (deleted) is absent. */

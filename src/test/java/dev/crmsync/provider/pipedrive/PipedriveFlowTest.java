@@ -163,6 +163,27 @@ class PipedriveFlowTest {
     }
 
     @Test
+    void theTokenTravelsInTheHeaderAndNoRequestUrlCarriesIt() {
+        String email = email("header");
+        // a search and a create, a read and an update, a delete, a listing
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Header\"}").json()
+                .get("id").asText();
+        long id = id(livePerson(PD, email));
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("pipedrive:person:" + id));
+        api.patch("/api/contacts/" + hubId, "{\"lastName\":\"Headers\"}", "Content-Type", "application/merge-patch+json");
+        await().atMost(PATIENCE).until(() -> "Headers".equals(PD.find(id).orElseThrow().get("name")));
+        api.delete("/api/contacts/" + hubId);
+        await().atMost(PATIENCE).until(() -> PD.find(id).isEmpty());
+        poller.poll("pipedrive", "person");
+
+        assertThat(PD.requests()).extracting(r -> r.endpoint()).contains("GET /api/v2/persons/search", "POST /api/v2/persons",
+                "GET /api/v2/persons/{id}", "PATCH /api/v2/persons/{id}", "DELETE /api/v2/persons/{id}", "GET /api/v2/persons");
+        assertThat(PD.requests()).as("every call authenticated by the header").noneMatch(r -> r.status() == 401);
+        assertThat(PD.requestUris()).isNotEmpty().allSatisfy(uri -> assertThat(uri)
+                .doesNotContain(PD.apiToken()).doesNotContain("api_token"));
+    }
+
+    @Test
     void aContactWithoutANameIsCreatedInPipedriveUnderItsEmail() {
         String email = email("nameless");
         String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"phone\":\"+14155550142\"}").json()

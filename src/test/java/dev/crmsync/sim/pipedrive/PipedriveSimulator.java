@@ -62,8 +62,9 @@ import dev.crmsync.sim.SimulatorServer;
  * JSON in UTF-8 both ways; answers carry {@code Content-Type: application/json}.
  *
  * <h3>Auth</h3>
- * Every request under {@code /api} needs the simulator's token as the {@code api_token} query
- * parameter or as {@code Authorization: Bearer <token>} (an OAuth access token on the real service),
+ * Every request under {@code /api} needs the simulator's token in the {@code x-api-token} header (what
+ * Pipedrive's official clients send), as the {@code api_token} query parameter (still accepted, as by
+ * Pipedrive) or as {@code Authorization: Bearer <token>} (an OAuth access token on the real service),
  * otherwise {@code 401 {"success":false,"error":"unauthorized access","errorCode":401,"error_info":"..."}}.
  * Further tokens can be accepted ({@link Builder#extraToken(String)}), each with its own limits.
  *
@@ -238,6 +239,8 @@ public final class PipedriveSimulator extends SimulatorServer {
     private final long ownerId;
     private final PipedriveRateLimits rateLimits = new PipedriveRateLimits();
     private final PipedriveWebhooks webhooks = new PipedriveWebhooks(JSON, "pipedrive-sim-webhooks");
+    /** The latest request URIs, query included, as sent (a proxy's access log), for tests of what URLs carry. */
+    private final java.util.Deque<String> requestUris = new java.util.ArrayDeque<>();
 
     // Company data, guarded by lock. Webhooks are queued holding it, so they keep the order of changes.
     private final Object lock = new Object();
@@ -716,6 +719,28 @@ public final class PipedriveSimulator extends SimulatorServer {
         faults().clear();
         stats().reset();
         rateLimits.reset();
+        synchronized (requestUris) {
+            requestUris.clear();
+        }
+    }
+
+    /**
+     * The path and query of the latest requests outside {@code /__sim} ({@value CallStats#LOG_LIMIT} at most),
+     * oldest first, exactly as they arrived: what a proxy between the client and Pipedrive would log.
+     */
+    public List<String> requestUris() {
+        synchronized (requestUris) {
+            return List.copyOf(requestUris);
+        }
+    }
+
+    private void recordUri(String uri) {
+        synchronized (requestUris) {
+            if (requestUris.size() == CallStats.LOG_LIMIT) {
+                requestUris.removeFirst();
+            }
+            requestUris.addLast(uri);
+        }
     }
 
     private static Map<String, Object> flagged(Map<String, Object> view, boolean deleted) {
@@ -1129,6 +1154,7 @@ public final class PipedriveSimulator extends SimulatorServer {
 
     @Override
     protected Call route(HttpExchange exchange, String method, String path) {
+        recordUri(exchange.getRequestURI().toString());
         return new Call(endpoint(method, path), path, fault -> {
             try {
                 Map<String, String> query = query(exchange);
@@ -1205,15 +1231,19 @@ public final class PipedriveSimulator extends SimulatorServer {
                 "Retry the request; it changed nothing");
     }
 
-    /** The valid token the request carries as {@code api_token} or bearer, or null. */
+    /** The valid token the request carries in {@code x-api-token}, as {@code api_token} or as bearer, or null. */
     private String token(HttpExchange exchange, Map<String, String> query) {
+        String header = exchange.getRequestHeaders().getFirst("x-api-token");
+        if (header != null && tokens.contains(header.trim())) {
+            return header.trim();
+        }
         String param = query.get("api_token");
         if (param != null && tokens.contains(param)) {
             return param;
         }
-        String header = exchange.getRequestHeaders().getFirst("Authorization");
-        if (header != null && header.length() > 7 && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            String bearer = header.substring(7).trim();
+        String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+        if (authorization != null && authorization.length() > 7 && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            String bearer = authorization.substring(7).trim();
             if (tokens.contains(bearer)) {
                 return bearer;
             }
@@ -1227,7 +1257,8 @@ public final class PipedriveSimulator extends SimulatorServer {
         }
         if (token == null) {
             return Reply.error(401, "unauthorized access",
-                    "Send the API token as api_token=<token> in the query or as Authorization: Bearer <token>");
+                    "Send the API token in the x-api-token header, as api_token=<token> in the query or as"
+                            + " Authorization: Bearer <token>");
         }
         boolean search = isSearch(path);
         PipedriveRateLimits.Decision decision = rateLimits.take(token, search);

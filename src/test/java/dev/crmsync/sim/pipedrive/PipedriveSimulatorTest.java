@@ -227,6 +227,18 @@ class PipedriveSimulatorTest {
     }
 
     @Test
+    void theTokenIsTakenFromTheXApiTokenHeaderAndTheQueryAndEveryUriIsRecordedAsSent() {
+        Http anonymous = new Http(pd.port());
+        error(anonymous.get(PERSONS, "x-api-token", "wrong"), 401);
+        ok(anonymous.get(PERSONS, "x-api-token", TOKEN));
+        ok(anonymous.get(PERSONS, "X-Api-Token", OTHER_TOKEN));
+        ok(anonymous.get(PERSONS + "?limit=2&api_token=" + TOKEN));
+
+        assertThat(pd.requestUris()).containsExactly(PERSONS, PERSONS, PERSONS, PERSONS + "?limit=2&api_token=" + TOKEN);
+        assertThat(pd.requests()).extracting(r -> r.status()).containsExactly(401, 200, 200, 200);
+    }
+
+    @Test
     void createWithOnlyANameSplitsItAtTheLastSpace() {
         JsonNode mary = create(Map.of("name", "  Mary Ann   Smith ", "emails",
                 List.of(Map.of("value", "mary@example.com"))));

@@ -102,7 +102,8 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * {@code SystemModstamp}, and any custom field whose name ends in {@code __c} (created on first write,
  * any scalar value). Names match in any case and are answered in their first spelling. Times are
  * written {@code 2026-05-20T20:49:32.000+0000} and, as in Salesforce, have whole seconds, so records
- * written in the same second share a {@code SystemModstamp}; they come from the simulator's clock
+ * written in the same second share a {@code SystemModstamp} ({@link #millisecondStamps(boolean)} keeps
+ * milliseconds instead, for clients that must cope with them); they come from the simulator's clock
  * ({@link #freezeClock()} to stop it) and never go back. An empty string stores null, as in
  * Salesforce. A delete keeps the record in the recycle bin with {@code IsDeleted=true} and new
  * {@code LastModifiedDate} and {@code SystemModstamp}: {@code queryAll} and the deleted resource see
@@ -230,6 +231,7 @@ public final class SalesforceSimulator extends SimulatorServer {
 
     private volatile Clock clock;
     private volatile boolean duplicateRule;
+    private volatile boolean millisecondStamps;
 
     private record Session(String token, String grant, String refreshToken) {
     }
@@ -316,6 +318,7 @@ public final class SalesforceSimulator extends SimulatorServer {
         this.clock = b.clock;
         this.dailyLimit = b.dailyLimit;
         this.duplicateRule = b.duplicateRule;
+        this.millisecondStamps = b.millisecondStamps;
         if (b.refreshToken != null) {
             refreshTokens.add(b.refreshToken);
         }
@@ -341,6 +344,7 @@ public final class SalesforceSimulator extends SimulatorServer {
         private Clock clock = systemClock();
         private long dailyLimit = DEFAULT_DAILY_LIMIT;
         private boolean duplicateRule;
+        private boolean millisecondStamps;
 
         private Builder() {
         }
@@ -395,6 +399,12 @@ public final class SalesforceSimulator extends SimulatorServer {
 
         public Builder duplicateRule(boolean on) {
             this.duplicateRule = on;
+            return this;
+        }
+
+        /** Record times with milliseconds, as an org behind a proxy or another Salesforce-like API may show. */
+        public Builder millisecondStamps(boolean on) {
+            this.millisecondStamps = on;
             return this;
         }
 
@@ -488,6 +498,19 @@ public final class SalesforceSimulator extends SimulatorServer {
         return duplicateRule;
     }
 
+    /**
+     * With it on, record times keep the clock's milliseconds ({@code 2026-05-20T20:49:32.517+0000}) instead
+     * of whole seconds; the system clock then ticks every millisecond. Off by default, as in Salesforce.
+     */
+    public SalesforceSimulator millisecondStamps(boolean on) {
+        this.millisecondStamps = on;
+        return this;
+    }
+
+    public boolean millisecondStamps() {
+        return millisecondStamps;
+    }
+
     public Clock clock() {
         return clock;
     }
@@ -508,9 +531,9 @@ public final class SalesforceSimulator extends SimulatorServer {
         }
     }
 
-    /** Stops the clock at {@code at} (cut to the second). */
+    /** Stops the clock at {@code at} (cut to the second, or the millisecond with {@link #millisecondStamps(boolean)}). */
     public ManualClock freezeClock(Instant at) {
-        ManualClock frozen = new ManualClock(at.truncatedTo(ChronoUnit.SECONDS));
+        ManualClock frozen = new ManualClock(at.truncatedTo(millisecondStamps ? ChronoUnit.MILLIS : ChronoUnit.SECONDS));
         clock(frozen);
         return frozen;
     }
@@ -880,14 +903,14 @@ public final class SalesforceSimulator extends SimulatorServer {
                 Map.of("duplicateResult", result));
     }
 
-    /** The next {@code SystemModstamp}: the clock in whole seconds, never before the last one. */
+    /** The next {@code SystemModstamp}: the clock in whole seconds (or milliseconds), never before the last one. */
     private Instant stamp() {
         latestStamp = candidateStamp();
         return latestStamp;
     }
 
     private Instant candidateStamp() {
-        Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
+        Instant now = clock.instant().truncatedTo(millisecondStamps ? ChronoUnit.MILLIS : ChronoUnit.SECONDS);
         return now.isAfter(latestStamp) ? now : latestStamp;
     }
 
@@ -1745,7 +1768,7 @@ public final class SalesforceSimulator extends SimulatorServer {
                     SObjectType type = recordType(record);
                     Stored saved;
                     if (update) {
-                        String id = record.path("Id").asText(null);
+                        String id = fieldIgnoringCase(record, SObjectType.ID).map(JsonNode::asText).orElse(null);
                         if (id == null || id.isEmpty()) {
                             throw new Refused(400, List.of(new SfError("MISSING_ARGUMENT",
                                     "Id not specified in an update call", List.of("Id"))));
@@ -1757,7 +1780,7 @@ public final class SalesforceSimulator extends SimulatorServer {
                         }
                         saved = update(type, id, record, true, allowDuplicate, undo);
                     } else {
-                        if (record.has("Id")) {
+                        if (fieldIgnoringCase(record, SObjectType.ID).isPresent()) {
                             throw new Refused(400, List.of(new SfError("INVALID_FIELD_FOR_INSERT_UPDATE",
                                     "cannot specify Id in an insert call", List.of("Id"))));
                         }
@@ -1894,6 +1917,18 @@ public final class SalesforceSimulator extends SimulatorServer {
     private static Reply tooMany() {
         return Reply.error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than "
                 + MAX_COLLECTION_SIZE + " records into this call");
+    }
+
+    /** A record's field by name in any case, as Salesforce's field names are case-insensitive ({@code "id"}, {@code "Id"}). */
+    private static Optional<JsonNode> fieldIgnoringCase(JsonNode record, String name) {
+        var names = record.fieldNames();
+        while (names.hasNext()) {
+            String field = names.next();
+            if (field.equalsIgnoreCase(name) && !record.get(field).isNull()) {
+                return Optional.of(record.get(field));
+            }
+        }
+        return Optional.empty();
     }
 
     /** The object a collection record names in {@code attributes.type}. */
@@ -2062,8 +2097,9 @@ public final class SalesforceSimulator extends SimulatorServer {
 
     // ---------------------------------------------------------------- main
 
+    /** Ticks every millisecond; {@link #candidateStamp()} cuts record times to the precision kept. */
     private static Clock systemClock() {
-        return Clock.tick(Clock.systemUTC(), Duration.ofSeconds(1));
+        return Clock.tick(Clock.systemUTC(), Duration.ofMillis(1));
     }
 
     /**

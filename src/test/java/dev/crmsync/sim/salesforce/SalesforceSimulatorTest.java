@@ -403,6 +403,57 @@ class SalesforceSimulatorTest {
         assertThat(sf.calls("POST /composite/sobjects")).isEqualTo(1);
     }
 
+    @Test
+    void fieldNamesInWritesMatchInAnyCaseAsSalesforcesDo() {
+        Http api = api();
+        String a = (String) sf.seed(SalesforceSimulator.CONTACT, person("A", "Alpha", "a@example.com")).get("Id");
+
+        // jsforce sends "id"
+        JsonNode updated = ok(api.patch(DATA + "/composite/sobjects", """
+                {"allOrNone":false,"records":[{"attributes":{"type":"Contact"},"id":"%s","title":"CEO","EMAIL":"ceo@example.com"}]}"""
+                .formatted(a)));
+        assertThat(updated.get(0).get("success").asBoolean()).as(updated.toString()).isTrue();
+        assertThat(updated.get(0).get("id").asText()).isEqualTo(a);
+        assertThat(sf.find(SalesforceSimulator.CONTACT, a).orElseThrow()).containsEntry("Title", "CEO")
+                .containsEntry("Email", "ceo@example.com").doesNotContainKey("title");
+
+        assertThat(api.patch(DATA + "/sobjects/Contact/" + a, "{\"firstname\":\"Ann\",\"id\":\"" + a + "\"}").status())
+                .isEqualTo(204);
+        assertThat(sf.find(SalesforceSimulator.CONTACT, a).orElseThrow()).containsEntry("FirstName", "Ann");
+
+        JsonNode created = ok(api.post(DATA + "/composite/sobjects", """
+                {"allOrNone":false,"records":[
+                  {"attributes":{"type":"Contact"},"lastname":"Beta","email":"b@example.com"},
+                  {"attributes":{"type":"Contact"},"id":"%s","lastname":"Gamma"}]}""".formatted(a)));
+        assertThat(created.get(0).get("success").asBoolean()).as(created.toString()).isTrue();
+        assertThat(sf.find(SalesforceSimulator.CONTACT, created.get(0).get("id").asText()).orElseThrow())
+                .containsEntry("LastName", "Beta").containsEntry("Email", "b@example.com");
+        assertThat(created.get(1).get("errors").get(0).get("statusCode").asText()).isEqualTo("INVALID_FIELD_FOR_INSERT_UPDATE");
+        assertThat(sf.live(SalesforceSimulator.CONTACT)).hasSize(2);
+
+        JsonNode found = ok(query(api, "select id, title from contact where systemmodstamp > 2000-01-01T00:00:00Z and title = 'CEO'"));
+        assertThat(ids(found.get("records"))).containsExactly(a);
+    }
+
+    @Test
+    void millisecondStampsKeepTheClocksMillisecondsInRecordsAndInSoql() {
+        sf.millisecondStamps(true);
+        ManualClock clock = sf.freezeClock(Instant.parse("2026-05-20T20:49:32.456Z"));
+        Http api = api();
+        String a = (String) sf.seed(SalesforceSimulator.CONTACT, person("A", "Alpha", "a@example.com")).get("Id");
+        clock.advanceMillis(61);
+        String b = (String) sf.seed(SalesforceSimulator.CONTACT, person("B", "Beta", "b@example.com")).get("Id");
+
+        assertThat(sf.find(SalesforceSimulator.CONTACT, a).orElseThrow())
+                .containsEntry("SystemModstamp", "2026-05-20T20:49:32.456+0000");
+        assertThat(sf.find(SalesforceSimulator.CONTACT, b).orElseThrow())
+                .containsEntry("SystemModstamp", "2026-05-20T20:49:32.517+0000");
+        assertThat(ids(ok(query(api, "SELECT Id FROM Contact WHERE SystemModstamp > 2026-05-20T20:49:32.456Z")).get("records")))
+                .containsExactly(b);
+        assertThat(ids(ok(query(api, "SELECT Id FROM Contact WHERE SystemModstamp > 2026-05-20T20:49:32Z")).get("records")))
+                .containsExactly(a, b);
+    }
+
     // ---------------------------------------------------------------- SOQL over HTTP
 
     @Test
