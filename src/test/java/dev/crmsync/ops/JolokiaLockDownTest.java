@@ -39,8 +39,6 @@ import org.springframework.test.context.DynamicPropertySource;
 class JolokiaLockDownTest {
 
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
-    static final String PAUSE = "{\"type\":\"exec\",\"mbean\":\"dev.crmsync:type=SyncOperations\","
-            + "\"operation\":\"pauseProvider\",\"arguments\":[\"crm1\",30]}";
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -63,8 +61,16 @@ class JolokiaLockDownTest {
     String admin;
     String self;
 
+    @Autowired
+    SyncOperations operations;
+
+    /** pauseProvider of this context's SyncOperations (another test's context may hold the plain name). */
+    String PAUSE;
+
     @BeforeEach
-    void client() {
+    void client() throws Exception {
+        PAUSE = "{\"type\":\"exec\",\"mbean\":\"" + operations.getObjectName() + "\","
+                + "\"operation\":\"pauseProvider\",\"arguments\":[\"crm1\",30]}";
         admin = "Basic " + Base64.getEncoder().encodeToString(("admin:" + ServiceTest.ADMIN_PASSWORD).getBytes(StandardCharsets.UTF_8));
         self = "http://127.0.0.1:" + port;
         http = new Http(port).withHeader("Authorization", admin);
