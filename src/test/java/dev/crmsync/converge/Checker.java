@@ -28,11 +28,6 @@ import dev.crmsync.converge.Model.Write;
  *   acknowledged write nor that of a write no later write clearly followed (see {@link #acceptable});</li>
  *   <li>{@code unknownPeople}: a live hub contact no acknowledged operation made.</li>
  * </ul>
- * A lost change that a system dating only whole records (Salesforce, Pipedrive) cannot have dated
- * right is counted apart, in {@link #recordDated}, with its details, and does not fail the run: the
- * value held was written there before the lost write, and another field of the same record was
- * written there after it, before the hub read the record, so that record's one date made its old
- * value look newer. Nothing but per-field dates (Salesforce's change events, issue 20) can tell.
  */
 final class Checker {
 
@@ -57,8 +52,6 @@ final class Checker {
     }
 
     final Map<String, Integer> counts = new LinkedHashMap<>();
-    /** Lost changes that record-dated systems cannot have dated right (see the class comment): reported, not failed. */
-    int recordDated;
     final List<String> details = new ArrayList<>();
     /** An email of the person behind each finding, in order: what the run explains in its diagnostics. */
     final Set<String> suspects = new java.util.LinkedHashSet<>();
@@ -140,12 +133,7 @@ final class Checker {
             for (String field : Workload.FIELDS) {
                 Object value = contact.values().get(field);
                 Set<String> acceptable = acceptable(model, person.slot, field, 0);
-                if (!acceptable.contains(text(value)) && datedByAnotherField(model, person.slot, field, text(value))) {
-                    recordDated++;
-                    details.add("recordDated: person " + person.slot + " (hub " + contact.id() + ") " + field + " is " + value
-                            + "; acceptable " + acceptable + "; writes " + describe(model.writes(person.slot, field)));
-                    suspects.add(contact.email());
-                } else if (!acceptable.contains(text(value))) {
+                if (!acceptable.contains(text(value))) {
                     found("lostChanges", "person " + person.slot + " (hub " + contact.id() + ") " + field + " is " + value
                             + "; acceptable " + acceptable + "; writes " + describe(model.writes(person.slot, field)),
                             contact.email());
@@ -189,29 +177,6 @@ final class Checker {
             }
         }
         return values;
-    }
-
-    /**
-     * Whether {@code value} of the field was written in a record-dated system (Salesforce, Pipedrive)
-     * before a later write of the field was acknowledged, and another field of that system's record
-     * was written after that later write was issued: the record's date then postdates the later write.
-     */
-    static boolean datedByAnotherField(Model model, int slot, String field, String value) {
-        List<Write> all = model.person(slot).writes;
-        List<Write> writes = model.writes(slot, field);
-        for (Write old : writes) {
-            if (!text(old.value()).equals(value) || !(old.actor() == Workload.Actor.SALESFORCE
-                    || old.actor() == Workload.Actor.PIPEDRIVE)) {
-                continue;
-            }
-            for (Write later : writes) {
-                if (later.issued() > old.acked() + TIE_MS && all.stream().anyMatch(other -> other.actor() == old.actor()
-                        && !other.field().equals(field) && other.issued() > later.acked())) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     private static boolean supersededAfter(List<Write> writes, Write self, long acked) {

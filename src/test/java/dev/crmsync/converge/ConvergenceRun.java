@@ -224,7 +224,6 @@ public final class ConvergenceRun {
             checker.counts.put("harnessErrors", errors.size());
             errors.stream().limit(10).forEach(error -> checker.details.add("harness: " + error));
             figures.put("people live at end (hub)", end.hub().size());
-            figures.put("lost to a record's date (Salesforce, Pipedrive)", checker.recordDated);
             System.out.println(new Report(settings, figures, checker.counts, checker.details).describe());
             if (!checker.suspects.isEmpty()) {
                 Path file = Path.of("target", "converge", "diagnostics-" + settings.seed() + ".txt");
