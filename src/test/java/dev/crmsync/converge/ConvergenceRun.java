@@ -64,19 +64,22 @@ public final class ConvergenceRun {
 
         /** From system properties ({@code converge.*}), with these defaults and a new seed. */
         public static Settings fromSystemProperties(int ops, double rate) {
-            return fromSystemProperties(ops, rate, System.nanoTime() & 0xFFFF_FFFFL, Integer.MAX_VALUE);
+            return fromSystemProperties(ops, rate, System.nanoTime() & 0xFFFF_FFFFL, Integer.MAX_VALUE, 2);
         }
 
         /** From system properties ({@code converge.*}), with these defaults; every restart after SIGKILL. */
         public static Settings fromSystemProperties(int ops, double rate, long defaultSeed) {
-            return fromSystemProperties(ops, rate, defaultSeed, Integer.MAX_VALUE);
+            return fromSystemProperties(ops, rate, defaultSeed, Integer.MAX_VALUE, 2);
         }
 
-        /** From system properties ({@code converge.*}), with these defaults; the first {@code defaultKills} restarts after SIGKILL. */
-        public static Settings fromSystemProperties(int ops, double rate, long defaultSeed, int defaultKills) {
+        /**
+         * From system properties ({@code converge.*}), with these defaults; {@code defaultRestarts} restarts,
+         * the first {@code defaultKills} of them after SIGKILL.
+         */
+        public static Settings fromSystemProperties(int ops, double rate, long defaultSeed, int defaultKills, int defaultRestarts) {
             long seed = Long.getLong("converge.seed", defaultSeed);
             int count = Integer.getInteger("converge.ops", ops);
-            int restarts = Integer.getInteger("converge.restarts", 2);
+            int restarts = Integer.getInteger("converge.restarts", defaultRestarts);
             // Pipedrive's search (10 per 2 s) before each create paces the initial people: a few hundred at most
             return new Settings(seed, count, Integer.getInteger("converge.people", Math.min(300, Math.max(30, count / 20))),
                     Integer.getInteger("converge.workers", 6),
