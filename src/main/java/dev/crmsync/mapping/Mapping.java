@@ -15,10 +15,12 @@ import dev.crmsync.mapping.Transform.DateFormat;
 /**
  * One provider object's field mapping (a file in mappings/), ready to turn remote records into
  * canonical values and back. Canonical values are keyed by canonical name, custom fields as
- * {@code custom.<key>}.
+ * {@code custom.<key>}. {@code hubId}, where the remote keeps the person's hub id (an external id
+ * field), or null: the hub writes it with each create, and a record that carries it is that person's,
+ * however it was edited since (a create retried after a crash finds the record its first try made).
  */
 public record Mapping(String file, String provider, String object, FieldPath remoteId, FieldPath remoteModified,
-                      DateFormat modifiedFormat, FieldPath remoteDeleted, List<Field> fields) {
+                      DateFormat modifiedFormat, FieldPath remoteDeleted, FieldPath hubId, List<Field> fields) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -51,10 +53,12 @@ public record Mapping(String file, String provider, String object, FieldPath rem
     /**
      * A remote record read through this mapping: its id, modification time and canonical values.
      * {@code fieldTimes}: when each canonical field was last set, for a record read with per-field
-     * dates (absent fields have none); null for a record read without them.
+     * dates (absent fields have none); null for a record read without them. {@code hubId}: the hub id
+     * the record carries (see {@link Mapping#hubId()}), or null.
      */
     public record RemoteRecord(String externalId, Instant modifiedAt, boolean deleted, Map<String, Object> values,
-                               @JsonInclude(JsonInclude.Include.NON_NULL) Map<String, Instant> fieldTimes) {
+                               @JsonInclude(JsonInclude.Include.NON_NULL) Map<String, Instant> fieldTimes,
+                               @JsonInclude(JsonInclude.Include.NON_NULL) String hubId) {
 
         /** When {@code field} was last set: its own date where the record has one, else the record's. */
         public Instant modifiedAt(String field) {
@@ -107,9 +111,11 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         JsonNode id = remoteId.read(remote);
         JsonNode modified = remoteModified == null ? null : remoteModified.read(remote);
         JsonNode deleted = remoteDeleted == null ? null : remoteDeleted.read(remote);
+        JsonNode carried = hubId == null ? null : hubId.read(remote);
         return new RemoteRecord(id == null ? null : id.asText(),
                 modified == null ? null : modifiedFormat.parse(plain(modified)),
-                deleted != null && deleted.asBoolean(), values, fieldTimes);
+                deleted != null && deleted.asBoolean(), values, fieldTimes,
+                carried == null || carried.asText().isBlank() ? null : carried.asText());
     }
 
     /** Whether some inbound field can be dated on its own (see {@link Field#modified()}). */
@@ -148,7 +154,7 @@ public record Mapping(String file, String provider, String object, FieldPath rem
     public java.util.Set<String> remoteProperties() {
         java.util.Set<String> names = new java.util.LinkedHashSet<>();
         names.add(remoteId.root());
-        java.util.stream.Stream.of(remoteModified, remoteDeleted).filter(java.util.Objects::nonNull)
+        java.util.stream.Stream.of(remoteModified, remoteDeleted, hubId).filter(java.util.Objects::nonNull)
                 .forEach(path -> names.add(path.root()));
         fields.stream().filter(f -> f.direction().inbound()).forEach(f -> names.add(f.remote().root()));
         return names;

@@ -203,6 +203,7 @@ public class Mappings {
                 modified == null ? null : new FieldPath(modified.get("path").asText()),
                 DateFormat.of(modified == null ? null : modified.path("format").asText(null)),
                 root.hasNonNull("remoteDeleted") ? new FieldPath(root.get("remoteDeleted").asText()) : null,
+                root.hasNonNull("hubId") ? new FieldPath(root.get("hubId").asText()) : null,
                 List.copyOf(fields));
     }
 

@@ -99,7 +99,7 @@ public class SyncEngine {
         String system = change.sourceSystem();
         Mapping mapping = mappings.get(system + "-" + change.objectType());
         RemoteRecord read = change.operation().equals("delete")
-                ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of(), null)
+                ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of(), null, null)
                 : mapping.toCanonical(read(change.payload()));
         Instant remoteTime = read.modifiedAt() != null ? read.modifiedAt() : change.remoteModifiedAt();
         Source source = new Source(system, null, remoteTime);
@@ -210,7 +210,8 @@ public class SyncEngine {
         for (Refusal refusal : screened.refused()) {
             values.put(refusal.field(), base == null ? null : base.get(refusal.field()));
         }
-        return new RemoteRecord(record.externalId(), record.modifiedAt(), record.deleted(), values, record.fieldTimes());
+        return new RemoteRecord(record.externalId(), record.modifiedAt(), record.deleted(), values, record.fieldTimes(),
+                record.hubId());
     }
 
     /** Three-way merge of the fields this remote sends: remote now, remote as last synced (the base), hub now. */
@@ -416,12 +417,17 @@ public class SyncEngine {
         }
     }
 
-    /** Link first is done by the caller; then a live contact by email, then by phone, then a tombstone by email. */
+    /**
+     * Link first is done by the caller; then the contact whose hub id the record carries (made by our
+     * create, whatever was edited there since), then a live contact by email, then by phone, then a
+     * tombstone by email.
+     */
     private Contact match(RemoteRecord record) {
         Object email = record.values().get("email");
         Object phone = record.values().get("phone");
-        Optional<String> id = Optional.empty();
-        if (email != null) {
+        Optional<String> id = record.hubId() == null ? Optional.empty()
+                : contacts.find(record.hubId()).map(Contact::id);
+        if (id.isEmpty() && email != null) {
             id = contacts.findLiveIdByEmail(email.toString().toLowerCase(java.util.Locale.ROOT));
         }
         if (id.isEmpty() && phone != null) {

@@ -7,9 +7,11 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
@@ -17,6 +19,10 @@ import java.util.stream.Collectors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import dev.crmsync.mapping.FieldPath;
+import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.ProviderPauses;
@@ -54,6 +60,11 @@ public class SalesforceClient implements CrmClient {
     private static final DateTimeFormatter RECORD_TIME = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSZ", Locale.ROOT);
     /** Per-record codes that say the record is already gone. */
     private static final Set<String> GONE = Set.of("ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY");
+    /**
+     * Field History Tracking: each tracked field's changes, newest first, for mappings whose
+     * {@code modified} paths read them. A record's SystemModstamp is its latest change of any field.
+     */
+    static final String HISTORIES = "(SELECT Field, CreatedDate FROM Histories ORDER BY CreatedDate DESC LIMIT 100)";
     /** Per-record codes another try can cure. */
     private static final Set<String> TRANSIENT = Set.of("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION");
 
@@ -188,7 +199,7 @@ public class SalesforceClient implements CrmClient {
             }
         }
         for (List<Delivery> chunk : chunks(creates)) {
-            List<Map<String, Object>> records = chunk.stream().map(d -> record(d, null)).toList();
+            List<Map<String, Object>> records = chunk.stream().map(d -> record(d, null, keyed(d))).toList();
             List<SaveSObjectResult> results = collection("compositeCreateSObjectCollections", records);
             for (int i = 0; i < chunk.size(); i++) {
                 SaveSObjectResult result = results.get(i);
@@ -200,7 +211,7 @@ public class SalesforceClient implements CrmClient {
             }
         }
         for (List<Delivery> chunk : chunks(updates)) {
-            List<Map<String, Object>> records = chunk.stream().map(d -> record(d, d.getExternalId())).toList();
+            List<Map<String, Object>> records = chunk.stream().map(d -> record(d, d.getExternalId(), d.getPayload())).toList();
             List<SaveSObjectResult> results = collection("compositeUpdateSObjectCollections", records);
             for (int i = 0; i < chunk.size(); i++) {
                 Delivery delivery = chunk.get(i);
@@ -239,7 +250,7 @@ public class SalesforceClient implements CrmClient {
             return;
         }
         JsonNode reply = read(call("create", "salesforce:createSObject?rawPayload=true&sObjectName="
-                + properties.sObject(delivery.getObjectType()), delivery.getPayload().toString(), String.class));
+                + properties.sObject(delivery.getObjectType()), keyed(delivery).toString(), String.class));
         delivery.sent(reply.get("id").asText(), null, false);
     }
 
@@ -293,22 +304,43 @@ public class SalesforceClient implements CrmClient {
 
     /**
      * Marks the creates whose person Salesforce already has, as any of its objects (a Contact, else
-     * a Lead), found: one query per object for the emails still unmatched.
+     * a Lead), found: one query per object for those still unmatched. A record an earlier try of the
+     * same create made carries the person's hub id in the external id field, whatever was edited since;
+     * else a record with the person's email is theirs.
      */
     private void findExisting(List<Delivery> creates) {
         for (String objectType : objectTypes()) {
-            List<Delivery> open = creates.stream().filter(d -> d.getEmail() != null && d.isPending()).toList();
+            FieldPath key = mapping(objectType).hubId();
+            List<Delivery> open = creates.stream().filter(Delivery::isPending)
+                    .filter(d -> d.getEmail() != null || key != null).toList();
             if (open.isEmpty()) {
                 return;
             }
-            String emails = open.stream().map(d -> "'" + soqlText(d.getEmail()) + "'").distinct()
-                    .collect(Collectors.joining(", "));
-            JsonNode page = read(call("find-by-email", "salesforce:query?rawPayload=true", "SELECT " + fields(objectType)
-                    + " FROM " + properties.sObject(objectType) + " WHERE Email IN (" + emails + ") ORDER BY Id", String.class));
+            List<String> where = new ArrayList<>();
+            if (key != null) {
+                where.add(key + " IN (" + quoted(open.stream().map(Delivery::getContactId)) + ")");
+            }
+            String emails = quoted(open.stream().map(Delivery::getEmail).filter(Objects::nonNull));
+            if (!emails.isEmpty()) {
+                where.add("Email IN (" + emails + ")");
+            }
+            JsonNode page = read(call("find-existing", "salesforce:query?rawPayload=true", "SELECT " + fields(objectType)
+                    + " FROM " + properties.sObject(objectType) + " WHERE " + String.join(" OR ", where) + " ORDER BY Id",
+                    String.class));
+            Map<String, JsonNode> byHubId = new HashMap<>();
             Map<String, JsonNode> byEmail = new HashMap<>();
-            page.path("records").forEach(r -> byEmail.putIfAbsent(r.path("Email").asText().toLowerCase(Locale.ROOT), r));
+            page.path("records").forEach(r -> {
+                JsonNode carried = key == null ? null : key.read(r);
+                if (carried != null) {
+                    byHubId.putIfAbsent(carried.asText(), r);
+                }
+                byEmail.putIfAbsent(r.path("Email").asText().toLowerCase(Locale.ROOT), r);
+            });
             for (Delivery delivery : open) {
-                JsonNode record = byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
+                JsonNode record = byHubId.get(delivery.getContactId());
+                if (record == null && delivery.getEmail() != null) {
+                    record = byEmail.get(delivery.getEmail().toLowerCase(Locale.ROOT));
+                }
                 if (record != null) {
                     delivery.found(record.get("Id").asText(), objectType, record);
                 }
@@ -316,24 +348,46 @@ public class SalesforceClient implements CrmClient {
         }
     }
 
+    private static String quoted(java.util.stream.Stream<String> values) {
+        return values.map(value -> "'" + soqlText(value) + "'").distinct().collect(Collectors.joining(", "));
+    }
+
     private List<String> objectTypes() {
         return properties.objects().stream().map(o -> o.toLowerCase(Locale.ROOT)).toList();
     }
 
-    /** The fields a read asks for: the keyset's, and those the object's mapping reads. */
+    /** The fields a read asks for: the keyset's, those the object's mapping reads, and the history it dates fields by. */
     private String fields(String objectType) {
-        Set<String> fields = new java.util.LinkedHashSet<>(List.of("Id", "IsDeleted", "SystemModstamp"));
-        fields.addAll(mappings.get(name + "-" + objectType).remoteProperties());
+        Set<String> fields = new LinkedHashSet<>(List.of("Id", "IsDeleted", "SystemModstamp"));
+        Mapping mapping = mapping(objectType);
+        fields.addAll(mapping.remoteProperties());
+        if (mapping.datesFields()) {
+            fields.add(HISTORIES);
+        }
         return String.join(", ", fields);
     }
 
-    private Map<String, Object> record(Delivery delivery, String id) {
+    private Mapping mapping(String objectType) {
+        return mappings.get(name + "-" + objectType);
+    }
+
+    /** A create's fields, with the person's hub id where the mapping keeps it. */
+    private ObjectNode keyed(Delivery delivery) {
+        ObjectNode payload = delivery.getPayload().deepCopy();
+        FieldPath key = mapping(delivery.getObjectType()).hubId();
+        if (key != null) {
+            key.write(payload, TextNode.valueOf(delivery.getContactId()));
+        }
+        return payload;
+    }
+
+    private Map<String, Object> record(Delivery delivery, String id, ObjectNode payload) {
         Map<String, Object> record = new LinkedHashMap<>();
         record.put("attributes", Map.of("type", properties.sObject(delivery.getObjectType())));
         if (id != null) {
             record.put("Id", id);
         }
-        record.putAll(json.convertValue(delivery.getPayload(), Map.class));
+        record.putAll(json.convertValue(payload, Map.class));
         return record;
     }
 

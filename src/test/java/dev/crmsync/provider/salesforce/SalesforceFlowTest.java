@@ -56,6 +56,8 @@ class SalesforceFlowTest {
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
     static final String CONTACT = SalesforceSimulator.CONTACT;
     static final String LEAD = SalesforceSimulator.LEAD;
+    /** The external id field the mappings keep the hub id in. */
+    static final String HUB_ID = "CrmSync_Id__c";
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -383,6 +385,76 @@ class SalesforceFlowTest {
     }
 
     @Test
+    void aCreateRetriedAfterItsFirstTryReachedSalesforceLinksThatRecordThoughItsEmailChangedThere() throws Exception {
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        pauses.pause("salesforce", Duration.ofMinutes(5), "test: the create is on its way");
+        String email = email("retried");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Retried\","
+                + "\"title\":\"Clerk\"}").json().get("id").asText();
+        // the first try made the record and its answer was lost (a crash); a person then changed its email there
+        String changed = email("renamed");
+        nextSecond();
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Retried", "Email", changed, "Title", "Clerk",
+                HUB_ID, hubId)));
+        pauses.resume("salesforce");
+
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(api.get("/api/contacts/" + hubId).json().get("email").asText()).isEqualTo(changed));
+        assertThat(SF.live(CONTACT)).filteredOn(r -> hubId.equals(r.get(HUB_ID))).hasSize(1);
+        assertThat(SF.live(CONTACT)).noneMatch(r -> email.equalsIgnoreCase(String.valueOf(r.get("Email"))));
+        assertThat(liveIn(CRM1, changed)).containsEntry("Title", "Clerk");
+    }
+
+    @Test
+    void aPolledRecordCarryingAHubIdIsThatPersonsWhateverItsEmail() throws Exception {
+        pauses.pause("salesforce", Duration.ofMinutes(5), "test: the create is on its way");
+        String email = email("carried");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Carried\"}")
+                .json().get("id").asText();
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Carried", "Email", email("elsewhere"), HUB_ID, hubId)));
+        pauses.resume("salesforce");
+        poller.poll("salesforce", "contact");
+
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
+        await().atMost(PATIENCE).until(() -> count("SELECT COUNT(*) FROM outbox WHERE contact_id = '" + hubId
+                + "' AND state IN ('pending', 'claimed')") == 0);
+        assertThat(SF.live(CONTACT)).filteredOn(r -> hubId.equals(r.get(HUB_ID))).hasSize(1);
+        assertThat(count("SELECT COUNT(*) FROM contact_link WHERE system = 'salesforce' AND external_id = '" + sfId + "'"))
+                .isEqualTo(1);
+        assertThat(count("SELECT COUNT(*) FROM contact WHERE deleted_at IS NULL AND merged_into IS NULL AND last_name = 'Carried'"))
+                .as("one hub contact for the person").isEqualTo(1);
+    }
+
+    @Test
+    void aFieldIsDatedByItsOwnChangeInSalesforceNotByALaterChangeOfAnotherField() throws Exception {
+        String email = email("dated");
+        String sfId = id(SF.seed(CONTACT, Map.of("LastName", "Dated", "Email", email, "Title", "Clerk")));
+        assertThat(liveIn(CRM1, email)).containsEntry("Title", "Clerk");
+        String hubId = hub(email).get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("salesforce:contact:" + sfId));
+
+        // while the service reads nothing from Salesforce: its title changes there, then elsewhere a second
+        // later, then its first name there a second after that; the record's date is the last of the three
+        camel.getRouteController().stopRoute("salesforce-contact-poll");
+        pauses.pause("salesforce", Duration.ofMinutes(5), "test: the service is down");
+        SF.update(CONTACT, sfId, Map.of("Title", "Analyst"));
+        nextSecond();
+        api.patch("/api/contacts/" + hubId, "{\"title\":\"Director\"}");
+        nextSecond();
+        SF.update(CONTACT, sfId, Map.of("FirstName", "Dana"));
+        pauses.resume("salesforce");
+        camel.getRouteController().startRoute("salesforce-contact-poll");
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            assertThat(SF.find(CONTACT, sfId).orElseThrow()).containsEntry("Title", "Director").containsEntry("FirstName", "Dana");
+            assertThat(CRM1.find(id(byEmail(CRM1, email).orElseThrow())).orElseThrow())
+                    .containsEntry("Title", "Director").containsEntry("FirstName", "Dana");
+        });
+        assertThat(hub(email).get("title").asText()).isEqualTo("Director");
+    }
+
+    @Test
     void aRecordSalesforceRefusesLandsInDeadLettersWithItsMessage() throws Exception {
         String email = email("nolast");
         String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"firstName\":\"Only\"}").json().get("id").asText();
@@ -438,6 +510,12 @@ class SalesforceFlowTest {
 
     long count(String sql) {
         return jdbc.queryForObject(sql, Long.class);
+    }
+
+    /** Waits until the clock is in a later second than now: Salesforce dates changes to the second. */
+    static void nextSecond() {
+        long second = Instant.now().getEpochSecond();
+        await().pollInterval(Duration.ofMillis(10)).until(() -> Instant.now().getEpochSecond() > second);
     }
 
     static String quoted(List<String> ids) {
