@@ -9,11 +9,13 @@ import java.util.Optional;
 /**
  * The person objects the simulated org holds, with the standard fields the connector uses. Field names
  * are matched ignoring case, as Salesforce does, and answered in their canonical spelling. Any name
- * ending in {@code __c} is a custom field of either object (see {@link SalesforceSimulator}).
+ * ending in {@code __c} is a custom field of either object (see {@link SalesforceSimulator}). Each
+ * object also has its field history object ({@code ContactHistory}, {@code LeadHistory}), reached from
+ * a record through the child relationship {@code Histories}.
  */
 enum SObjectType {
 
-    CONTACT("Contact", "003", List.of(
+    CONTACT("Contact", "003", "ContactHistory", "ContactId", List.of(
             Field.text("FirstName", "First Name", 40),
             Field.text("LastName", "Last Name", 80),
             Field.email("Email", "Email", 80),
@@ -23,7 +25,7 @@ enum SObjectType {
             Field.reference("AccountId", "Account ID", "001")),
             List.of("LastName")),
 
-    LEAD("Lead", "00Q", List.of(
+    LEAD("Lead", "00Q", "LeadHistory", "LeadId", List.of(
             Field.text("FirstName", "First Name", 40),
             Field.text("LastName", "Last Name", 80),
             Field.email("Email", "Email", 80),
@@ -79,17 +81,39 @@ enum SObjectType {
     static final String LAST_MODIFIED_DATE = "LastModifiedDate";
     static final String SYSTEM_MODSTAMP = "SystemModstamp";
 
+    /** The child relationship from a record to its field history rows. */
+    static final String HISTORIES = "Histories";
+    /** The key prefix of history row ids (ContactHistory's; LeadHistory shares it here). */
+    static final String HISTORY_KEY_PREFIX = "017";
+    static final String HISTORY_FIELD = "Field";
+    static final String HISTORY_OLD_VALUE = "OldValue";
+    static final String HISTORY_NEW_VALUE = "NewValue";
+    /** The {@code Field} of the one row a create writes, as Salesforce writes it. */
+    static final String HISTORY_CREATED = "created";
+
     private final String apiName;
     private final String keyPrefix;
     /** Every standard field in the order a full record lists them. */
     private final Map<String, Field> fields = new LinkedHashMap<>();
     private final Map<String, Field> byLowerName = new LinkedHashMap<>();
     private final List<String> required;
+    private final String historyName;
+    private final Map<String, Field> historyByLowerName = new LinkedHashMap<>();
 
-    SObjectType(String apiName, String keyPrefix, List<Field> userFields, List<String> required) {
+    SObjectType(String apiName, String keyPrefix, String historyName, String historyParentField,
+                List<Field> userFields, List<String> required) {
         this.apiName = apiName;
         this.keyPrefix = keyPrefix;
         this.required = required;
+        this.historyName = historyName;
+        for (Field field : List.of(Field.system(ID, "History ID", Kind.ID),
+                Field.system(historyParentField, apiName + " ID", Kind.ID),
+                Field.system(HISTORY_FIELD, "Changed Field", Kind.STRING),
+                Field.system(HISTORY_OLD_VALUE, "Old Value", Kind.ANY),
+                Field.system(HISTORY_NEW_VALUE, "New Value", Kind.ANY),
+                Field.system(CREATED_DATE, "Created Date", Kind.DATETIME))) {
+            historyByLowerName.put(field.name().toLowerCase(Locale.ROOT), field);
+        }
         add(Field.system(ID, "Record ID", Kind.ID));
         add(Field.system(IS_DELETED, "Deleted", Kind.BOOLEAN));
         userFields.forEach(this::add);
@@ -122,6 +146,19 @@ enum SObjectType {
 
     List<String> required() {
         return required;
+    }
+
+    /** {@code ContactHistory} or {@code LeadHistory}: the object of this one's {@code Histories} rows. */
+    String historyName() {
+        return historyName;
+    }
+
+    /**
+     * A field of the history object in any case: {@code Id}, {@code ContactId} or {@code LeadId},
+     * {@code Field}, {@code OldValue}, {@code NewValue}, {@code CreatedDate}.
+     */
+    Optional<Field> historyField(String name) {
+        return Optional.ofNullable(historyByLowerName.get(name.toLowerCase(Locale.ROOT)));
     }
 
     /** {@code Contact} or {@code Lead} in any case. */

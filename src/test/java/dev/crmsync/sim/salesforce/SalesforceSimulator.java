@@ -3,6 +3,7 @@ package dev.crmsync.sim.salesforce;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.math.BigDecimal;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -29,6 +31,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
@@ -99,8 +102,10 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * {@code IsDeleted}, {@code FirstName}, {@code LastName}, {@code Email}, {@code Phone},
  * {@code MobilePhone}, {@code Title}, {@code AccountId} (Contact; an {@code 001...} id, not checked
  * further) or {@code Company} (Lead), {@code CreatedDate}, {@code LastModifiedDate},
- * {@code SystemModstamp}, and any custom field whose name ends in {@code __c} (created on first write,
- * any scalar value). Names match in any case and are answered in their first spelling. Times are
+ * {@code SystemModstamp}, and any custom field whose name ends in {@code __c} (created on the object on
+ * its first write, any scalar value; SOQL names it only after that, else {@code INVALID_FIELD}, unless
+ * it was declared with {@link Builder#externalIdField(String)}). Names match in any case and are
+ * answered in their first spelling. Times are
  * written {@code 2026-05-20T20:49:32.000+0000} and, as in Salesforce, have whole seconds, so records
  * written in the same second share a {@code SystemModstamp} ({@link #millisecondStamps(boolean)} keeps
  * milliseconds instead, for clients that must cope with them); they come from the simulator's clock
@@ -117,13 +122,36 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * scalars: {@code JSON_PARSER_ERROR}. With {@link #duplicateRule(boolean)} on, a create or update
  * leaving two live records of one object with the same {@code Email} (ignoring case) fails with
  * {@code DUPLICATES_DETECTED} (its {@code duplicateResult} names the existing record), unless the
- * request sends {@code Sforce-Duplicate-Rule-Header: allowSave=true}.
+ * request sends {@code Sforce-Duplicate-Rule-Header: allowSave=true}. A field declared with
+ * {@link Builder#externalIdField(String)} is a unique external id, as in Setup with "External ID" and
+ * "Unique" ticked: a create, update or upsert that would give a second live record of the object an
+ * equal value (ignoring case) fails with {@code DUPLICATE_VALUE} "duplicate value found: F__c duplicates
+ * value on record with id: 003..." (fields [F__c]), whatever the duplicate rule header says. A seed
+ * skips this check too.
+ *
+ * <h3>Field history</h3>
+ * As with Field History Tracking on every person field: each create, update or upsert (over REST, in
+ * sObject Collections, or through {@link #seed}/{@link #update}) adds to the record's history
+ * ({@code ContactHistory}, {@code LeadHistory}, ids {@code 017...}) one row per field whose value it
+ * changed ({@code Field} the field's canonical name, e.g. {@code Email} or {@code CrmSync_Id__c},
+ * {@code OldValue}, {@code NewValue}), and a create the one row {@code Field = "created"} with null
+ * values; {@code CreatedDate} is the stamp the write gives the record's {@code SystemModstamp}. A field
+ * written with its current value adds no row, a delete none. The newest {@link #HISTORY_ROWS_KEPT}
+ * rows of a record are kept; they go with the record (a rolled-back collection takes its rows back,
+ * {@link #reset()} drops them). SOQL reads them with a sub-query on the child relationship
+ * {@code Histories}, e.g. {@code SELECT Id, (SELECT Field, CreatedDate FROM Histories ORDER BY
+ * CreatedDate DESC LIMIT 200) FROM Contact}, through {@code query} and {@code queryAll} (a deleted
+ * record keeps its history); {@link #history(String, String)} answers them in Java.
  *
  * <h3>Resources</h3>
  * <pre>
  * GET    query?q=SOQL, queryAll?q=SOQL   {"totalSize","done","nextRecordsUrl"?,"records":[{"attributes":{"type","url"},...}]}
  *                                        SOQL as in {@link Soql}; pages of 2000 or Sforce-Query-Options: batchSize=N
  *                                        (taken within 200..2000); nextRecordsUrl /services/data/vNN.N/query/LOCATOR-OFFSET
+ *                                        A (SELECT ... FROM Histories ...) sub-query puts under its name, as the
+ *                                        query spelled it, null or {"totalSize","done":true,"records":[{"attributes":
+ *                                        {"type":"ContactHistory","url"},"Field","CreatedDate",...}]}; another
+ *                                        relationship: 400 INVALID_TYPE, another field of it: 400 INVALID_FIELD
  * GET    query/LOCATOR-OFFSET            the next page (queryAll/... too); unknown: 400 INVALID_QUERY_LOCATOR
  * POST   sobjects/T                      201 {"id","success":true,"errors":[]}
  * GET    sobjects/T/ID[?fields=a,b]      the record; 404 NOT_FOUND unknown, 404 ENTITY_IS_DELETED deleted
@@ -132,7 +160,8 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * PATCH  sobjects/T/Ext__c/VALUE         upsert: 201 {"id","success":true,"errors":[],"created":true}, 204 updated,
  *                                        300 ["/services/data/vNN.N/sobjects/T/ID",...] when several match
  *                                        (values compared ignoring case; any __c field serves as external id,
- *                                        and Id; any other field: 404 NOT_FOUND)
+ *                                        and Id; any other field: 404 NOT_FOUND; a declared field's value
+ *                                        taken by another record: 400 DUPLICATE_VALUE)
  * GET|DELETE sobjects/T/Ext__c/VALUE     read or delete the one record with that value (300 / 404 as above)
  * GET    sobjects/T/updated/?start=&end=   {"ids":[...],"latestDateCovered"}: live records whose SystemModstamp
  * GET    sobjects/T/deleted/?start=&end=   {"deletedRecords":[{"id","deletedDate"}],"earliestDateAvailable","latestDateCovered"}
@@ -172,8 +201,10 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * {@code POST /__sim/org {"dailyLimit":n,"resetDailyUsage":true,"expireTokens":true,"duplicateRule":true}}.
  *
  * <h2>Running it</h2>
- * In a test: {@code try (var sf = SalesforceSimulator.builder().build().start()) {...}}; standalone,
- * with the test class path: {@code java dev.crmsync.sim.salesforce.SalesforceSimulator --port=8093 --seed=20}
+ * In a test: {@code try (var sf = SalesforceSimulator.builder().build().start()) {...}}, with
+ * {@code .externalIdField("CrmSync_Id__c")} for an org that has that unique external id field;
+ * standalone, with the test class path:
+ * {@code java dev.crmsync.sim.salesforce.SalesforceSimulator --port=8093 --seed=20 --external-id-field=CrmSync_Id__c}
  * prints the base URL (the {@code loginUrl} for camel) on its first line, then the credentials.
  */
 public final class SalesforceSimulator extends SimulatorServer {
@@ -192,6 +223,8 @@ public final class SalesforceSimulator extends SimulatorServer {
     public static final Duration REPLICATION_WINDOW = Duration.ofDays(30);
     /** Query cursors kept open; older ones are closed, as Salesforce closes a user's oldest. */
     public static final int OPEN_CURSORS = 100;
+    /** Field history rows kept per record, newest; older ones are dropped (memory: benchmarks hold 100,000+ records). */
+    public static final int HISTORY_ROWS_KEPT = 50;
 
     /** The one form Salesforce writes datetimes in. */
     public static final DateTimeFormatter TIMESTAMP =
@@ -213,6 +246,11 @@ public final class SalesforceSimulator extends SimulatorServer {
     private final Object lock = new Object();
     private final Map<SObjectType, TreeMap<String, Stored>> data = new EnumMap<>(SObjectType.class);
     private final Map<SObjectType, Map<String, String>> customFields = new EnumMap<>(SObjectType.class);
+    /** The custom fields declared with {@link Builder#externalIdField(String)}: unique external ids. */
+    private final List<String> externalIdFields;
+    /** For each object and declared field: lower-cased value to the ids of the live records holding it. */
+    private final Map<SObjectType, Map<String, Map<String, Set<String>>>> uniqueIndex = new EnumMap<>(SObjectType.class);
+    private long nextHistoryNumber = 1;
     private final Map<SObjectType, Long> nextNumber = new EnumMap<>(SObjectType.class);
     private final LinkedHashMap<String, Cursor> cursors = new LinkedHashMap<>();
     private long nextCursor = 1;
@@ -239,9 +277,13 @@ public final class SalesforceSimulator extends SimulatorServer {
     private record Cursor(List<Map<String, Object>> rows, int batchSize) {
     }
 
-    /** A stored record; a new one replaces it on every write. */
+    /**
+     * A stored record; a new one replaces it on every write. {@code history} holds its newest field
+     * history rows, oldest first, so a rollback or a purge of the record takes them along.
+     */
     private record Stored(SObjectType type, String id, Map<String, Object> fields, Instant created,
-                          Instant modified, Instant modstamp, boolean deleted) implements Soql.Row {
+                          Instant modified, Instant modstamp, boolean deleted, List<HistoryRow> history)
+            implements Soql.Row {
 
         @Override
         public Object get(String field) {
@@ -252,6 +294,31 @@ public final class SalesforceSimulator extends SimulatorServer {
                 case SObjectType.LAST_MODIFIED_DATE -> modified;
                 case SObjectType.SYSTEM_MODSTAMP -> modstamp;
                 default -> fields.get(field);
+            };
+        }
+    }
+
+    /**
+     * One field history row ({@code ContactHistory}, {@code LeadHistory}): {@code field} the changed
+     * field's canonical name, or {@code created} with null values for the row a create writes.
+     * {@code number} makes the row's {@code 017...} id.
+     */
+    private record HistoryRow(long number, String parentId, String field, Object oldValue, Object newValue,
+                              Instant created) implements Soql.Row {
+
+        String id() {
+            return SalesforceIds.of(SObjectType.HISTORY_KEY_PREFIX, number);
+        }
+
+        @Override
+        public Object get(String name) {
+            return switch (name) {
+                case SObjectType.ID -> id();
+                case SObjectType.HISTORY_FIELD -> field;
+                case SObjectType.HISTORY_OLD_VALUE -> oldValue;
+                case SObjectType.HISTORY_NEW_VALUE -> newValue;
+                case SObjectType.CREATED_DATE -> created;
+                default -> parentId;
             };
         }
     }
@@ -322,10 +389,23 @@ public final class SalesforceSimulator extends SimulatorServer {
         if (b.refreshToken != null) {
             refreshTokens.add(b.refreshToken);
         }
+        this.externalIdFields = List.copyOf(b.externalIdFields.values());
         for (SObjectType type : SObjectType.values()) {
             data.put(type, new TreeMap<>());
             customFields.put(type, new LinkedHashMap<>());
+            uniqueIndex.put(type, new LinkedHashMap<>());
             nextNumber.put(type, 1L);
+        }
+        declareFields();
+    }
+
+    /** The declared fields exist on both objects from the start, as if created in Setup. */
+    private void declareFields() {
+        for (SObjectType type : SObjectType.values()) {
+            for (String name : externalIdFields) {
+                customFields.get(type).put(name.toLowerCase(Locale.ROOT), name);
+                uniqueIndex.get(type).put(name, new HashMap<>());
+            }
         }
     }
 
@@ -345,6 +425,7 @@ public final class SalesforceSimulator extends SimulatorServer {
         private long dailyLimit = DEFAULT_DAILY_LIMIT;
         private boolean duplicateRule;
         private boolean millisecondStamps;
+        private final Map<String, String> externalIdFields = new LinkedHashMap<>();
 
         private Builder() {
         }
@@ -405,6 +486,21 @@ public final class SalesforceSimulator extends SimulatorServer {
         /** Record times with milliseconds, as an org behind a proxy or another Salesforce-like API may show. */
         public Builder millisecondStamps(boolean on) {
             this.millisecondStamps = on;
+            return this;
+        }
+
+        /**
+         * Declares a custom field ({@code Name__c}) on Contact and Lead from the start, marked as
+         * Salesforce's "External ID" and "Unique" (case-insensitive): SOQL may name it before any record
+         * holds it, and a save that would give a second live record of the same object an equal value
+         * fails with {@code DUPLICATE_VALUE}. Call once per field.
+         */
+        public Builder externalIdField(String name) {
+            if (name == null || !SObjectType.isCustomName(name)) {
+                throw new IllegalArgumentException("A declared field is a custom field, a name such as"
+                        + " CrmSync_Id__c (letters, digits, _ and the suffix __c), not " + name);
+            }
+            externalIdFields.putIfAbsent(name.toLowerCase(Locale.ROOT), name);
             return this;
         }
 
@@ -607,6 +703,40 @@ public final class SalesforceSimulator extends SimulatorServer {
     }
 
     /**
+     * The field history of the record with this id, deleted or not, oldest first (at most
+     * {@link #HISTORY_ROWS_KEPT} rows): {@code Id}, {@code ContactId} or {@code LeadId}, {@code Field},
+     * {@code OldValue}, {@code NewValue}, {@code CreatedDate} (formatted), as a {@code Histories}
+     * sub-query answers them. Empty for an unknown id.
+     */
+    public List<Map<String, Object>> history(String type, String id) {
+        SObjectType t = type(type);
+        String key = SalesforceIds.normalize(id);
+        synchronized (lock) {
+            Stored s = key == null ? null : data.get(t).get(key);
+            if (s == null) {
+                return List.of();
+            }
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (HistoryRow row : s.history()) {
+                Map<String, Object> view = new LinkedHashMap<>();
+                view.put(SObjectType.ID, row.id());
+                view.put(t.apiName() + "Id", row.parentId());
+                view.put(SObjectType.HISTORY_FIELD, row.field());
+                view.put(SObjectType.HISTORY_OLD_VALUE, row.oldValue());
+                view.put(SObjectType.HISTORY_NEW_VALUE, row.newValue());
+                view.put(SObjectType.CREATED_DATE, rendered(row.created()));
+                rows.add(Collections.unmodifiableMap(view));
+            }
+            return List.copyOf(rows);
+        }
+    }
+
+    /** The custom fields declared with {@link Builder#externalIdField(String)}, in their spelling. */
+    public List<String> externalIdFields() {
+        return externalIdFields;
+    }
+
+    /**
      * Edits a record as a user in Salesforce's screens would: the rules apply, times move.
      *
      * @throws NoSuchElementException for an unknown id
@@ -642,14 +772,20 @@ public final class SalesforceSimulator extends SimulatorServer {
         }
     }
 
-    /** Forgets every record, cursor and session, restarts ids and usage; clears faults and counters. */
+    /**
+     * Forgets every record (with its history), cursor and session, and the custom fields written so far
+     * (not the declared ones); restarts ids and usage; clears faults and counters.
+     */
     public void reset() {
         synchronized (lock) {
             for (SObjectType type : SObjectType.values()) {
                 data.get(type).clear();
                 customFields.get(type).clear();
+                uniqueIndex.get(type).clear();
                 nextNumber.put(type, 1L);
             }
+            declareFields();
+            nextHistoryNumber = 1;
             cursors.clear();
         }
         accessTokens.clear();
@@ -696,8 +832,9 @@ public final class SalesforceSimulator extends SimulatorServer {
         long number = nextNumber.get(type);
         nextNumber.put(type, number + 1);
         Instant now = stamp();
-        Stored created = new Stored(type, SalesforceIds.of(type.keyPrefix(), number),
-                Collections.unmodifiableMap(fields), now, now, now, false);
+        String id = SalesforceIds.of(type.keyPrefix(), number);
+        Stored created = new Stored(type, id, Collections.unmodifiableMap(fields), now, now, now, false,
+                List.of(historyRow(id, SObjectType.HISTORY_CREATED, null, null, now)));
         put(created, undo);
         return created;
     }
@@ -719,22 +856,54 @@ public final class SalesforceSimulator extends SimulatorServer {
             check(type, current.id(), fields, valueErrors, allowDuplicate);
         }
         Instant now = stamp();
+        List<HistoryRow> changes = new ArrayList<>();
+        for (String name : values.keySet()) {
+            Object before = current.fields().get(name);
+            Object after = fields.get(name);
+            if (!sameValue(before, after)) {
+                changes.add(historyRow(current.id(), name, before, after, now));
+            }
+        }
         Stored updated = new Stored(type, current.id(), Collections.unmodifiableMap(fields), current.created(),
-                now, now, false);
+                now, now, false, withHistory(current.history(), changes));
         put(updated, undo);
         return updated;
+    }
+
+    private HistoryRow historyRow(String parentId, String field, Object oldValue, Object newValue, Instant at) {
+        return new HistoryRow(nextHistoryNumber++, parentId, field, oldValue, newValue, at);
+    }
+
+    /** The rows kept after these changes: the newest {@link #HISTORY_ROWS_KEPT}, oldest first. */
+    private static List<HistoryRow> withHistory(List<HistoryRow> kept, List<HistoryRow> changes) {
+        if (changes.isEmpty()) {
+            return kept;
+        }
+        List<HistoryRow> all = new ArrayList<>(kept.size() + changes.size());
+        all.addAll(kept);
+        all.addAll(changes);
+        return List.copyOf(all.subList(Math.max(0, all.size() - HISTORY_ROWS_KEPT), all.size()));
+    }
+
+    /** Whether a write leaves a field's value as it was: numbers by value (7 and 7.0), the rest exactly. */
+    private static boolean sameValue(Object before, Object after) {
+        if (before instanceof Number a && after instanceof Number b) {
+            return new BigDecimal(a.toString()).compareTo(new BigDecimal(b.toString())) == 0;
+        }
+        return Objects.equals(before, after);
     }
 
     private Stored remove(SObjectType type, String id, List<Change> undo) {
         Stored current = existing(type, id);
         Instant now = stamp();
-        Stored tombstone = new Stored(type, current.id(), current.fields(), current.created(), now, now, true);
+        Stored tombstone = new Stored(type, current.id(), current.fields(), current.created(), now, now, true,
+                current.history());
         put(tombstone, undo);
         return tombstone;
     }
 
     private void put(Stored record, List<Change> undo) {
-        Stored before = data.get(record.type()).put(record.id(), record);
+        Stored before = replace(record.type(), record.id(), record);
         if (undo != null) {
             undo.add(new Change(record.type(), record.id(), before));
         }
@@ -743,13 +912,43 @@ public final class SalesforceSimulator extends SimulatorServer {
     private void rollback(List<Change> undo) {
         for (int i = undo.size() - 1; i >= 0; i--) {
             Change change = undo.get(i);
-            if (change.before() == null) {
-                data.get(change.type()).remove(change.id());
-            } else {
-                data.get(change.type()).put(change.id(), change.before());
-            }
+            replace(change.type(), change.id(), change.before());
         }
         undo.clear();
+    }
+
+    /** Stores {@code after} under the id (null removes the record) and keeps the unique index in step. */
+    private Stored replace(SObjectType type, String id, Stored after) {
+        Stored before = after == null ? data.get(type).remove(id) : data.get(type).put(id, after);
+        Map<String, Map<String, Set<String>>> index = uniqueIndex.get(type);
+        for (String field : externalIdFields) {
+            Map<String, Set<String>> byValue = index.get(field);
+            String old = uniqueKey(before, field);
+            String now = uniqueKey(after, field);
+            if (Objects.equals(old, now)) {
+                continue;
+            }
+            if (old != null) {
+                Set<String> ids = byValue.get(old);
+                ids.remove(id);
+                if (ids.isEmpty()) {
+                    byValue.remove(old);
+                }
+            }
+            if (now != null) {
+                byValue.computeIfAbsent(now, k -> new TreeSet<>()).add(id);
+            }
+        }
+        return before;
+    }
+
+    /** A live record's value of a declared field as the unique index keys it (ignoring case); null if none. */
+    private static String uniqueKey(Stored record, String field) {
+        if (record == null || record.deleted()) {
+            return null;
+        }
+        Object value = record.fields().get(field);
+        return value == null ? null : value.toString().toLowerCase(Locale.ROOT);
     }
 
     /** The live record with this id; 404 NOT_FOUND if there is none, 404 ENTITY_IS_DELETED if deleted. */
@@ -865,6 +1064,13 @@ public final class SalesforceSimulator extends SimulatorServer {
         if (!missing.isEmpty()) {
             errors.add(new SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: " + missing, missing));
         }
+        for (String field : externalIdFields) {
+            String key = fields.get(field) == null ? null : fields.get(field).toString().toLowerCase(Locale.ROOT);
+            Set<String> holders = key == null ? Set.of() : uniqueIndex.get(type).get(field).getOrDefault(key, Set.of());
+            holders.stream().filter(other -> !other.equals(id)).findFirst().ifPresent(other -> errors.add(
+                    new SfError("DUPLICATE_VALUE", "duplicate value found: " + field
+                            + " duplicates value on record with id: " + other, List.of(field))));
+        }
         if (errors.isEmpty() && duplicateRule && !allowDuplicate && fields.get("Email") instanceof String email) {
             for (Stored other : data.get(type).values()) {
                 if (!other.deleted() && !other.id().equals(id)
@@ -912,6 +1118,20 @@ public final class SalesforceSimulator extends SimulatorServer {
     private Instant candidateStamp() {
         Instant now = clock.instant().truncatedTo(millisecondStamps ? ChronoUnit.MILLIS : ChronoUnit.SECONDS);
         return now.isAfter(latestStamp) ? now : latestStamp;
+    }
+
+    /**
+     * A field SOQL may name: standard, or a custom field declared or written on this object before;
+     * null for any other, which the query answers with {@code INVALID_FIELD} as Salesforce does for a
+     * field the org does not have.
+     */
+    private Field knownField(SObjectType type, String name) {
+        Optional<Field> standard = type.standard(name);
+        if (standard.isPresent()) {
+            return standard.get();
+        }
+        String custom = customFields.get(type).get(name.toLowerCase(Locale.ROOT));
+        return custom == null ? null : Field.custom(custom);
     }
 
     /** A field of an object by name in any case: standard, or custom ({@code __c}, known or not yet). */
@@ -962,6 +1182,75 @@ public final class SalesforceSimulator extends SimulatorServer {
             record.put(field.name(), rendered(s.get(field.name())));
         }
         return record;
+    }
+
+    /** A query's row: the selected fields, with each child sub-query's rows at its place in the list. */
+    private static Map<String, Object> rest(Stored s, Soql.Query query, String version) {
+        Map<String, Object> plain = rest(s, query.fields(), version);
+        if (query.children().isEmpty()) {
+            return plain;
+        }
+        Map<String, Object> record = new LinkedHashMap<>();
+        int position = 0;
+        for (Map.Entry<String, Object> entry : plain.entrySet()) {
+            if (!entry.getKey().equals("attributes")) {
+                addChildren(record, s, query, position++, version);
+            }
+            record.put(entry.getKey(), entry.getValue());
+        }
+        addChildren(record, s, query, position, version);
+        return record;
+    }
+
+    private static void addChildren(Map<String, Object> record, Stored s, Soql.Query query, int position,
+                                    String version) {
+        for (Soql.SubQuery child : query.children()) {
+            if (child.position() == position) {
+                record.put(child.name(), histories(s, child, version));
+            }
+        }
+    }
+
+    /**
+     * A record's {@code Histories} as a sub-query answers them: null when no row matches (as Salesforce
+     * answers an empty child relationship), else {@code {"totalSize","done":true,"records":[...]}}.
+     */
+    private static Map<String, Object> histories(Stored s, Soql.SubQuery child, String version) {
+        List<HistoryRow> rows = new ArrayList<>();
+        for (HistoryRow row : s.history()) {
+            if (child.matches(row)) {
+                rows.add(row);
+            }
+        }
+        if (child.descending()) {
+            // Rows are kept oldest first; reversed first, rows with equal keys come newest first.
+            Collections.reverse(rows);
+        }
+        rows.sort(child.comparator()::compare);
+        if (child.limit() != null && rows.size() > child.limit()) {
+            rows = rows.subList(0, child.limit());
+        }
+        if (rows.isEmpty()) {
+            return null;
+        }
+        List<Map<String, Object>> records = new ArrayList<>();
+        for (HistoryRow row : rows) {
+            Map<String, Object> record = new LinkedHashMap<>();
+            Map<String, Object> attributes = new LinkedHashMap<>();
+            attributes.put("type", s.type().historyName());
+            attributes.put("url", "/services/data/v" + version + "/sobjects/" + s.type().historyName() + "/"
+                    + row.id());
+            record.put("attributes", attributes);
+            for (Field field : child.fields()) {
+                record.put(field.name(), rendered(row.get(field.name())));
+            }
+            records.add(record);
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("totalSize", records.size());
+        body.put("done", true);
+        body.put("records", records);
+        return body;
     }
 
     // ---------------------------------------------------------------- HTTP
@@ -1414,7 +1703,7 @@ public final class SalesforceSimulator extends SimulatorServer {
         }
         int batchSize = batchSize(exchange.getRequestHeaders().getFirst("Sforce-Query-Options"));
         synchronized (lock) {
-            Soql.Query query = Soql.parse(soql, this::field);
+            Soql.Query query = Soql.parse(soql, this::knownField);
             List<Stored> rows = new ArrayList<>();
             for (Stored s : data.get(query.type()).values()) {
                 if ((all || !s.deleted()) && query.matches(s)) {
@@ -1425,7 +1714,7 @@ public final class SalesforceSimulator extends SimulatorServer {
             if (query.limit() != null && rows.size() > query.limit()) {
                 rows = rows.subList(0, query.limit());
             }
-            List<Map<String, Object>> rendered = rows.stream().map(r -> rest(r, query.fields(), version)).toList();
+            List<Map<String, Object>> rendered = rows.stream().map(r -> rest(r, query, version)).toList();
             if (rendered.size() <= batchSize) {
                 return Reply.json(200, page(rendered, 0, rendered.size(), null));
             }
@@ -1610,6 +1899,12 @@ public final class SalesforceSimulator extends SimulatorServer {
             if (s != null && !s.deleted()) {
                 matches.add(s);
             }
+            return matches;
+        }
+        Map<String, Set<String>> declared = uniqueIndex.get(type).get(field.name());
+        if (declared != null) {
+            declared.getOrDefault(value.toLowerCase(Locale.ROOT), Set.of())
+                    .forEach(id -> matches.add(data.get(type).get(id)));
             return matches;
         }
         for (Stored s : data.get(type).values()) {
@@ -2105,7 +2400,7 @@ public final class SalesforceSimulator extends SimulatorServer {
     /**
      * {@code --port=<n>} (0: any free port), {@code --seed=<n>} (n contacts and n/2 leads),
      * {@code --client-id=}, {@code --client-secret=}, {@code --username=}, {@code --password=},
-     * {@code --daily-limit=<n>}, {@code --duplicate-rule}.
+     * {@code --daily-limit=<n>}, {@code --duplicate-rule}, {@code --external-id-field=<Name__c>} (repeatable).
      */
     public static void main(String[] args) throws InterruptedException {
         Builder builder = builder();
@@ -2128,6 +2423,8 @@ public final class SalesforceSimulator extends SimulatorServer {
                     builder.dailyLimit(Long.parseLong(arg.substring(14)));
                 } else if (arg.equals("--duplicate-rule")) {
                     builder.duplicateRule(true);
+                } else if (arg.startsWith("--external-id-field=")) {
+                    builder.externalIdField(arg.substring(20));
                 } else {
                     usage("unknown argument " + arg);
                     return;
@@ -2155,7 +2452,8 @@ public final class SalesforceSimulator extends SimulatorServer {
     private static void usage(String problem) {
         System.err.println(problem);
         System.err.println("usage: SalesforceSimulator [--port=<n>] [--seed=<n>] [--client-id=<id>]"
-                + " [--client-secret=<s>] [--username=<u>] [--password=<p>] [--daily-limit=<n>] [--duplicate-rule]");
+                + " [--client-secret=<s>] [--username=<u>] [--password=<p>] [--daily-limit=<n>] [--duplicate-rule]"
+                + " [--external-id-field=<Name__c>]...");
         System.exit(2);
     }
 }

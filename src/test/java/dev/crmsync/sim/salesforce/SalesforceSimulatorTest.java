@@ -517,6 +517,259 @@ class SalesforceSimulatorTest {
         error(api.get(DATA + "/query"), 400, "MALFORMED_QUERY");
     }
 
+    // ---------------------------------------------------------------- field history (Histories)
+
+    static final String HISTORY = "(SELECT Field, OldValue, NewValue, CreatedDate FROM Histories)";
+
+    /** The one record a query answers. */
+    static JsonNode only(Reply reply) {
+        JsonNode body = ok(reply);
+        assertThat(body.get("records")).as(body.toString()).hasSize(1);
+        return body.get("records").get(0);
+    }
+
+    static List<String> changedFields(JsonNode histories) {
+        List<String> fields = new ArrayList<>();
+        histories.get("records").forEach(r -> fields.add(r.get("Field").asText()));
+        return fields;
+    }
+
+    @Test
+    void historiesSubqueryAnswersTheCreatedRowAndOneRowPerChangedFieldDatedByEachWrite() {
+        ManualClock clock = sf.freezeClock(Instant.parse("2026-05-20T20:49:32.456Z"));
+        Http api = api();
+        String id = ok(api.post(DATA + "/sobjects/Contact",
+                "{\"LastName\":\"Lovelace\",\"Email\":\"ada@example.com\"}")).get("id").asText();
+        clock.advance(Duration.ofSeconds(5));
+        assertThat(api.patch(DATA + "/sobjects/Contact/" + id, "{\"Email\":\"ada@lovelace.org\"}").status())
+                .isEqualTo(204);
+        clock.advance(Duration.ofSeconds(5));
+        JsonNode updated = ok(api.patch(DATA + "/composite/sobjects", """
+                {"allOrNone":false,"records":[{"attributes":{"type":"Contact"},"Id":"%s","Phone":"+44 20 7946 0000"}]}"""
+                .formatted(id)));
+        assertThat(updated.get(0).get("success").asBoolean()).isTrue();
+
+        JsonNode record = only(query(api, "SELECT Id, Email, " + HISTORY + ", SystemModstamp FROM Contact WHERE Id IN ('"
+                + id + "')"));
+        List<String> keys = new ArrayList<>();
+        record.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys).containsExactly("attributes", "Id", "Email", "Histories", "SystemModstamp");
+        JsonNode histories = record.get("Histories");
+        assertThat(histories.get("totalSize").asInt()).isEqualTo(3);
+        assertThat(histories.get("done").asBoolean()).isTrue();
+        assertThat(changedFields(histories)).containsExactly("created", "Email", "Phone");
+        JsonNode created = histories.get("records").get(0);
+        assertThat(created.get("attributes").get("type").asText()).isEqualTo("ContactHistory");
+        assertThat(created.get("attributes").get("url").asText()).matches(DATA.replace(".", "\\.")
+                + "/sobjects/ContactHistory/017[0-9A-Za-z]{15}");
+        assertThat(created.get("OldValue").isNull()).isTrue();
+        assertThat(created.get("NewValue").isNull()).isTrue();
+        assertThat(created.get("CreatedDate").asText()).isEqualTo("2026-05-20T20:49:32.000+0000");
+        JsonNode email = histories.get("records").get(1);
+        assertThat(email.get("OldValue").asText()).isEqualTo("ada@example.com");
+        assertThat(email.get("NewValue").asText()).isEqualTo("ada@lovelace.org");
+        assertThat(email.get("CreatedDate").asText()).isEqualTo("2026-05-20T20:49:37.000+0000");
+        JsonNode phone = histories.get("records").get(2);
+        assertThat(phone.get("OldValue").isNull()).isTrue();
+        assertThat(phone.get("CreatedDate").asText()).isEqualTo("2026-05-20T20:49:42.000+0000")
+                .isEqualTo(record.get("SystemModstamp").asText());
+        assertThat(sf.history(SalesforceSimulator.CONTACT, id)).extracting(r -> r.get("Field"))
+                .containsExactly("created", "Email", "Phone");
+    }
+
+    @Test
+    void aWriteThatLeavesAFieldsValueAsItWasAddsNoHistoryRowForIt() {
+        Http api = api();
+        String id = ok(api.post(DATA + "/sobjects/Contact",
+                "{\"LastName\":\"Lovelace\",\"Email\":\"ada@example.com\",\"Score__c\":7}")).get("id").asText();
+        assertThat(api.patch(DATA + "/sobjects/Contact/" + id,
+                "{\"Email\":\"ada@example.com\",\"Title\":null,\"Score__c\":7.0}").status()).isEqualTo(204);
+        sf.update(SalesforceSimulator.CONTACT, id, Map.of("LastName", "Lovelace"));
+        assertThat(changedFields(only(query(api, "SELECT Id, " + HISTORY + " FROM Contact")).get("Histories")))
+                .containsExactly("created");
+
+        assertThat(api.patch(DATA + "/sobjects/Contact/" + id, "{\"Email\":\"ADA@example.com\",\"Score__c\":8}")
+                .status()).isEqualTo(204);
+        assertThat(changedFields(only(query(api, "SELECT Id, " + HISTORY + " FROM Contact")).get("Histories")))
+                .as("a change of case is a change, as in Salesforce").containsExactly("created", "Email", "Score__c");
+    }
+
+    @Test
+    void historiesOrderedByCreatedDateDescWithLimitOneAnswerTheNewestRow() {
+        sf.millisecondStamps(true);
+        ManualClock clock = sf.freezeClock(Instant.parse("2026-05-20T20:49:32.456Z"));
+        Http api = api();
+        String id = (String) sf.seed(SalesforceSimulator.LEAD, Map.of("LastName", "Hopper", "Company", "Navy")).get("Id");
+        clock.advanceMillis(100);
+        sf.update(SalesforceSimulator.LEAD, id, Map.of("Title", "Captain"));
+        clock.advanceMillis(100);
+        sf.update(SalesforceSimulator.LEAD, id, Map.of("Title", "Admiral"));
+        // Same stamp as the one before: the later write still answers first.
+        sf.update(SalesforceSimulator.LEAD, id, Map.of("Company", "US Navy"));
+
+        JsonNode newest = only(query(api, "SELECT Id, (SELECT Field, NewValue, CreatedDate FROM Histories"
+                + " ORDER BY CreatedDate DESC LIMIT 1) FROM Lead")).get("Histories");
+        assertThat(newest.get("totalSize").asInt()).isEqualTo(1);
+        assertThat(newest.at("/records/0/attributes/type").asText()).isEqualTo("LeadHistory");
+        assertThat(newest.at("/records/0/Field").asText()).isEqualTo("Company");
+        assertThat(newest.at("/records/0/CreatedDate").asText()).isEqualTo("2026-05-20T20:49:32.656+0000");
+
+        JsonNode titles = only(query(api, "select id, (select field, newvalue, leadid from histories where field = 'title'"
+                + " order by createddate asc) from lead")).get("histories");
+        assertThat(titles.get("records")).extracting(r -> r.get("NewValue").asText()).containsExactly("Captain", "Admiral");
+        assertThat(titles.at("/records/0/LeadId").asText()).isEqualTo(id);
+        JsonNode some = only(query(api, "SELECT Id, (SELECT Field FROM Histories WHERE Field IN ('Company', 'created')"
+                + " ORDER BY CreatedDate DESC) FROM Lead")).get("Histories");
+        assertThat(changedFields(some)).containsExactly("Company", "created");
+    }
+
+    @Test
+    void aRecordNeverChangedAfterItsCreationAnswersOnlyTheCreatedRowAndNullWhenNoRowMatches() {
+        Http api = api();
+        String id = (String) sf.seed(SalesforceSimulator.CONTACT, person("Ada", "Lovelace", "ada@example.com")).get("Id");
+
+        JsonNode histories = only(query(api, "SELECT Id, " + HISTORY + " FROM Contact")).get("Histories");
+        assertThat(changedFields(histories)).containsExactly("created");
+        assertThat(histories.at("/records/0/CreatedDate").asText())
+                .isEqualTo(sf.find(SalesforceSimulator.CONTACT, id).orElseThrow().get("CreatedDate"));
+        JsonNode none = only(query(api, "SELECT Id, (SELECT Field FROM Histories WHERE Field = 'Email') FROM Contact"));
+        assertThat(none.has("Histories")).isTrue();
+        assertThat(none.get("Histories").isNull()).isTrue();
+    }
+
+    @Test
+    void queryAllOfADeletedRecordStillAnswersItsHistoryWithoutARowForTheDelete() {
+        ManualClock clock = sf.freezeClock(Instant.parse("2026-05-20T20:49:32Z"));
+        Http api = api();
+        String id = (String) sf.seed(SalesforceSimulator.CONTACT, person("Ada", "Lovelace", "ada@example.com")).get("Id");
+        clock.advance(Duration.ofSeconds(1));
+        sf.update(SalesforceSimulator.CONTACT, id, Map.of("Title", "Countess"));
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(api.delete(DATA + "/sobjects/Contact/" + id).status()).isEqualTo(204);
+
+        String soql = "SELECT Id, IsDeleted, " + HISTORY + " FROM Contact WHERE Id = '" + id + "'";
+        assertThat(ok(query(api, soql)).get("totalSize").asInt()).isZero();
+        JsonNode deleted = only(api.get(DATA + "/queryAll?q=" + enc(soql)));
+        assertThat(deleted.get("IsDeleted").asBoolean()).isTrue();
+        assertThat(changedFields(deleted.get("Histories"))).containsExactly("created", "Title");
+        assertThat(deleted.at("/Histories/records/1/CreatedDate").asText()).isEqualTo("2026-05-20T20:49:33.000+0000");
+    }
+
+    @Test
+    void historyKeepsTheNewestFiftyRowsOfARecordAndARolledBackCollectionTakesItsRowsBack() {
+        Http api = api();
+        String id = (String) sf.seed(SalesforceSimulator.CONTACT, Map.of("LastName", "P")).get("Id");
+        for (int i = 1; i <= 60; i++) {
+            sf.update(SalesforceSimulator.CONTACT, id, Map.of("Title", "T" + i));
+        }
+        JsonNode histories = only(query(api, "SELECT Id, (SELECT NewValue FROM Histories) FROM Contact")).get("Histories");
+        assertThat(histories.get("totalSize").asInt()).isEqualTo(SalesforceSimulator.HISTORY_ROWS_KEPT);
+        assertThat(histories.at("/records/0/NewValue").asText()).isEqualTo("T11");
+        assertThat(histories.at("/records/49/NewValue").asText()).isEqualTo("T60");
+
+        JsonNode results = ok(api.patch(DATA + "/composite/sobjects", """
+                {"allOrNone":true,"records":[
+                  {"attributes":{"type":"Contact"},"Id":"%s","Title":"Rolled back"},
+                  {"attributes":{"type":"Contact"},"Id":"%s","LastName":null}]}""".formatted(id, id)));
+        assertThat(results.get(0).get("errors").get(0).get("statusCode").asText())
+                .isEqualTo("ALL_OR_NONE_OPERATION_ROLLED_BACK");
+        assertThat(sf.history(SalesforceSimulator.CONTACT, id)).hasSize(50).last()
+                .satisfies(r -> assertThat(r).containsEntry("NewValue", "T60"));
+    }
+
+    @Test
+    void aChildRelationshipOtherThanHistoriesOrAnUnknownHistoryFieldIsRefused() {
+        Http api = api();
+        sf.seed(SalesforceSimulator.CONTACT, Map.of("LastName", "P"));
+        JsonNode relationship = error(query(api, "SELECT Id, (SELECT Id FROM Tasks) FROM Contact"), 400, "INVALID_TYPE");
+        assertThat(relationship.get("message").asText()).contains("Didn't understand relationship 'Tasks' in field path")
+                .contains("'__r'");
+        assertThat(error(query(api, "SELECT Id, (SELECT Subject FROM Histories) FROM Contact"), 400, "INVALID_FIELD")
+                .get("message").asText()).contains("No such column 'Subject' on entity 'ContactHistory'");
+        error(query(api, "SELECT Id, (SELECT LeadId FROM Histories) FROM Contact"), 400, "INVALID_FIELD");
+        error(query(api, "SELECT Id, (SELECT Id FROM Histories WHERE Email = 'a@b.c') FROM Contact"), 400,
+                "INVALID_FIELD");
+        for (String soql : List.of(
+                "SELECT Id, (SELECT Id, (SELECT Id FROM Histories) FROM Histories) FROM Contact",
+                "SELECT Id, (SELECT Id FROM Histories), (SELECT Field FROM Histories) FROM Contact",
+                "SELECT Id, (SELECT Id FROM Histories FROM Contact",
+                "SELECT Id, (Id) FROM Contact")) {
+            JsonNode refused = error(query(api, soql), 400, "MALFORMED_QUERY");
+            assertThat(refused.get("message").asText()).as(soql).contains("ERROR at Row:1:Column:");
+        }
+        assertThat(only(query(api, "SELECT (SELECT ContactId FROM Histories), Id FROM Contact")).at("/Histories/totalSize")
+                .asInt()).isEqualTo(1);
+    }
+
+    // ---------------------------------------------------------------- a declared external id field
+
+    /** A simulator whose org has CrmSync_Id__c on Contact and Lead, in place of the plain one. */
+    Http declaredOrg() {
+        sf.stop();
+        sf = SalesforceSimulator.builder().clientId(CLIENT_ID).clientSecret(CLIENT_SECRET).username(USER)
+                .password(PASSWORD).externalIdField("CrmSync_Id__c").build().start();
+        http = new Http(sf.port());
+        return api();
+    }
+
+    @Test
+    void aDeclaredFieldCanBeQueriedBeforeAnyRecordHoldsItWhileAnUndeclaredOneCannot() {
+        Http api = declaredOrg();
+        assertThat(sf.externalIdFields()).containsExactly("CrmSync_Id__c");
+        assertThat(ok(query(api, "SELECT Id, CrmSync_Id__c FROM Contact WHERE Email IN ('a@example.com')"
+                + " OR crmsync_id__c IN ('k-1', 'k-2')")).get("totalSize").asInt()).isZero();
+        assertThat(ok(query(api, "SELECT Id FROM Lead WHERE CrmSync_Id__c = 'k-1'")).get("totalSize").asInt()).isZero();
+        assertThat(error(query(api, "SELECT Id, Other__c FROM Contact"), 400, "INVALID_FIELD").get("message").asText())
+                .contains("No such column 'Other__c' on entity 'Contact'");
+
+        String id = (String) sf.seed(SalesforceSimulator.CONTACT, Map.of("LastName", "P", "Other__c", "x")).get("Id");
+        JsonNode record = only(query(api, "select id, crmsync_id__c, other__c from contact where CRMSYNC_ID__C = null"));
+        assertThat(record.get("Id").asText()).isEqualTo(id);
+        assertThat(record.has("CrmSync_Id__c")).as("answered in the declared spelling").isTrue();
+        assertThat(record.get("Other__c").asText()).isEqualTo("x");
+        error(query(api, "SELECT Id, Other__c FROM Lead"), 400, "INVALID_FIELD");
+        assertThat(sf.find(SalesforceSimulator.LEAD, "00Q000000000001EAA")).isEmpty();
+        assertThat(ok(api.get(DATA + "/sobjects/Contact/" + id)).has("CrmSync_Id__c")).isTrue();
+    }
+
+    @Test
+    void aDuplicateValueOfTheDeclaredExternalIdIsRefusedWithDuplicateValueWhileTheOtherRecordsAreSaved() {
+        Http api = declaredOrg();
+        JsonNode results = ok(api.post(DATA + "/composite/sobjects", """
+                {"allOrNone":false,"records":[
+                  {"attributes":{"type":"Contact"},"LastName":"One","CrmSync_Id__c":"k-1"},
+                  {"attributes":{"type":"Contact"},"LastName":"Two","crmsync_id__c":"K-1"},
+                  {"attributes":{"type":"Contact"},"LastName":"Three","CrmSync_Id__c":"k-3"},
+                  {"attributes":{"type":"Lead"},"LastName":"Four","Company":"Acme","CrmSync_Id__c":"k-1"}]}"""));
+        assertThat(results).extracting(r -> r.get("success").asBoolean()).containsExactly(true, false, true, true);
+        String one = results.get(0).get("id").asText();
+        String three = results.get(2).get("id").asText();
+        JsonNode duplicate = results.get(1).get("errors").get(0);
+        assertThat(duplicate.get("statusCode").asText()).isEqualTo("DUPLICATE_VALUE");
+        assertThat(duplicate.get("message").asText())
+                .isEqualTo("duplicate value found: CrmSync_Id__c duplicates value on record with id: " + one);
+        assertThat(duplicate.get("fields")).extracting(JsonNode::asText).containsExactly("CrmSync_Id__c");
+        assertThat(sf.live(SalesforceSimulator.CONTACT)).extracting(r -> r.get("LastName")).containsExactly("One", "Three");
+
+        JsonNode refused = error(api.patch(DATA + "/sobjects/Contact/" + three, "{\"CrmSync_Id__c\":\"K-1\"}"), 400,
+                "DUPLICATE_VALUE");
+        assertThat(refused.get("fields")).extracting(JsonNode::asText).containsExactly("CrmSync_Id__c");
+        error(api.post(DATA + "/sobjects/Contact", "{\"LastName\":\"Five\",\"CrmSync_Id__c\":\"k-3\"}",
+                "Sforce-Duplicate-Rule-Header", "allowSave=true"), 400, "DUPLICATE_VALUE");
+        assertThat(api.patch(DATA + "/sobjects/Contact/" + three, "{\"CrmSync_Id__c\":\"K-3\",\"Title\":\"x\"}")
+                .status()).as("a record's own value is no duplicate").isEqualTo(204);
+        assertThat(api.patch(DATA + "/sobjects/Contact/CrmSync_Id__c/K-1", "{\"Title\":\"Upserted\"}").status())
+                .isEqualTo(204);
+        assertThat(sf.find(SalesforceSimulator.CONTACT, one).orElseThrow()).containsEntry("Title", "Upserted");
+
+        sf.delete(SalesforceSimulator.CONTACT, one);
+        assertThat(api.patch(DATA + "/sobjects/Contact/" + three, "{\"CrmSync_Id__c\":\"k-1\"}").status())
+                .as("a deleted record's value is free").isEqualTo(204);
+        assertThat(api.patch(DATA + "/sobjects/Contact/CrmSync_Id__c/k-1", "{\"Title\":\"Found\"}").status())
+                .isEqualTo(204);
+        assertThat(sf.find(SalesforceSimulator.CONTACT, three).orElseThrow()).containsEntry("Title", "Found");
+    }
+
     @Test
     void pagesFollowNextRecordsUrlWithTheRequestedBatchSize() {
         Http api = api();

@@ -22,11 +22,15 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  * everything else rather than a silently wrong answer.
  *
  * <pre>
- * SELECT field [, field]... FROM Contact|Lead
+ * SELECT item [, item]... FROM Contact|Lead
  *   [WHERE condition]
  *   [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST] [, ...]]
  *   [LIMIT n]
  *
+ * item      := field
+ *            | ( SELECT historyField [, historyField]... FROM Histories
+ *                [WHERE condition] [ORDER BY ...] [LIMIT n] )           (at most one)
+ * historyField := Id | ContactId (Contact) | LeadId (Lead) | Field | OldValue | NewValue | CreatedDate
  * condition := term [AND term]... | term [OR term]...      (mixing AND and OR needs parentheses, as in SOQL)
  * term      := ( condition ) | NOT term
  *            | field (= | != | &lt;&gt; | &lt; | &lt;= | &gt; | &gt;=) literal
@@ -37,11 +41,14 @@ import dev.crmsync.sim.salesforce.SObjectType.Kind;
  *
  * Keywords and field names in any case. Text compares ignoring case, ids exactly (a 15-character id
  * literal is taken as its 18-character form), datetimes by instant. {@code != 'x'} and {@code NOT IN}
- * also match null values. Without ORDER BY, rows come in Id order. Errors are Salesforce's:
+ * also match null values. Without ORDER BY, rows come in Id order, and a record's history rows oldest
+ * first. The {@code Histories} sub-query reads the record's field history ({@code ContactHistory},
+ * {@code LeadHistory}); its conditions and order name the history fields. Errors are Salesforce's:
  * {@code MALFORMED_QUERY} for syntax and for the parts of SOQL not supported here (relationship
- * fields, functions, sub-queries, LIKE, date literals, bind variables, GROUP BY, OFFSET, ...),
- * {@code INVALID_FIELD} for an unknown field or a literal of the wrong type, {@code INVALID_TYPE} for
- * another object, {@code INVALID_QUERY_FILTER_OPERATOR} for a bad id literal or operator.
+ * fields, functions, semi-joins and nested sub-queries, LIKE, date literals, bind variables, GROUP BY,
+ * OFFSET, ...), {@code INVALID_FIELD} for an unknown field or a literal of the wrong type,
+ * {@code INVALID_TYPE} for another object or a child relationship other than {@code Histories},
+ * {@code INVALID_QUERY_FILTER_OPERATOR} for a bad id literal or operator.
  */
 final class Soql {
 
@@ -148,8 +155,12 @@ final class Soql {
     record Order(Field field, boolean descending, boolean nullsFirst) {
     }
 
-    /** A parsed query: the object, the selected fields (canonical names, in order), filter, order, limit. */
-    record Query(SObjectType type, List<Field> fields, Condition where, List<Order> orderBy, Integer limit) {
+    /**
+     * A parsed query: the object, the selected fields (canonical names, in order), the child
+     * sub-queries (at most one, on {@code Histories}), filter, order, limit.
+     */
+    record Query(SObjectType type, List<Field> fields, List<SubQuery> children, Condition where,
+                 List<Order> orderBy, Integer limit) {
 
         boolean matches(Row row) {
             return where == null || where.test(row);
@@ -157,13 +168,40 @@ final class Soql {
 
         /** The ORDER BY as a comparator; ties keep the order they came in (Id order). */
         Comparator<Row> comparator() {
-            Comparator<Row> all = (a, b) -> 0;
-            for (Order order : orderBy) {
-                all = all.thenComparing((a, b) -> compareForOrder(order, a.get(order.field().name()),
-                        b.get(order.field().name())));
-            }
-            return all;
+            return Soql.comparator(orderBy);
         }
+    }
+
+    /**
+     * A parent-to-child sub-query in the SELECT list: {@code name} as the query spelled the
+     * relationship (the key its rows are answered under), {@code position} the number of plain fields
+     * selected before it, then the history fields, filter, order and limit.
+     */
+    record SubQuery(String name, int position, List<Field> fields, Condition where, List<Order> orderBy,
+                    Integer limit) {
+
+        boolean matches(Row row) {
+            return where == null || where.test(row);
+        }
+
+        /** The ORDER BY as a comparator; without one rows stay in the order they came in (oldest first). */
+        Comparator<Row> comparator() {
+            return Soql.comparator(orderBy);
+        }
+
+        /** Whether the first sort key is descending: rows equal on it then come newest first. */
+        boolean descending() {
+            return !orderBy.isEmpty() && orderBy.get(0).descending();
+        }
+    }
+
+    private static Comparator<Row> comparator(List<Order> orderBy) {
+        Comparator<Row> all = (a, b) -> 0;
+        for (Order order : orderBy) {
+            all = all.thenComparing((a, b) -> compareForOrder(order, a.get(order.field().name()),
+                    b.get(order.field().name())));
+        }
+        return all;
     }
 
     private static final Set<String> RESERVED = Set.of("SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN",
@@ -201,6 +239,8 @@ final class Soql {
     private final List<Token> tokens;
     private int next;
     private SObjectType type;
+    /** Inside a {@code Histories} sub-query: names resolve to the history object's fields. */
+    private boolean inHistory;
 
     private Soql(String soql, Schema schema) {
         this.soql = soql;
@@ -217,10 +257,15 @@ final class Soql {
     private Query query() {
         expectKeyword("SELECT");
         List<Token> fieldTokens = new ArrayList<>();
+        // Sub-queries are parsed once FROM has named the parent object: where each starts, and how
+        // many plain fields come before it.
+        List<int[]> subQueryStarts = new ArrayList<>();
         do {
             Token t = peek();
             if (t.isSymbol("(")) {
-                throw unsupported(t, "sub-queries");
+                subQueryStarts.add(new int[] {next, fieldTokens.size()});
+                skipParenthesised();
+                continue;
             }
             if (t.is("TYPEOF")) {
                 throw unsupported(t, "TYPEOF");
@@ -243,10 +288,108 @@ final class Soql {
             }
             fields.add(field);
         }
+        int afterFrom = next;
+        List<SubQuery> children = new ArrayList<>();
+        for (int[] start : subQueryStarts) {
+            next = start[0];
+            Token at = peek();
+            SubQuery child = subQuery(start[1]);
+            if (!children.isEmpty()) {
+                throw malformed(at, "duplicate field selected: " + child.name());
+            }
+            children.add(child);
+        }
+        next = afterFrom;
         Condition where = null;
         if (acceptKeyword("WHERE")) {
             where = condition();
         }
+        List<Order> orderBy = orderBy();
+        Integer limit = limit();
+        Token end = peek();
+        if (end.type() != TokenType.END) {
+            if (end.type() == TokenType.WORD && UNSUPPORTED.contains(end.text().toUpperCase(Locale.ROOT))) {
+                throw unsupported(end, end.text().toUpperCase(Locale.ROOT));
+            }
+            throw malformed(end, "unexpected token: '" + end.shown() + "'");
+        }
+        return new Query(type, List.copyOf(fields), List.copyOf(children), where, List.copyOf(orderBy), limit);
+    }
+
+    /** Moves past a parenthesised part of the SELECT list, nested parentheses included. */
+    private void skipParenthesised() {
+        int depth = 0;
+        do {
+            Token t = next();
+            if (t.type() == TokenType.END) {
+                throw malformed(t, "unexpected token: '" + t.shown() + "' (expected ))");
+            }
+            if (t.isSymbol("(")) {
+                depth++;
+            } else if (t.isSymbol(")")) {
+                depth--;
+            }
+        } while (depth > 0);
+    }
+
+    /**
+     * {@code (SELECT f [, f]... FROM Histories [WHERE ...] [ORDER BY ...] [LIMIT n])}: the only child
+     * relationship here is a record's field history; fields and conditions name the history object's
+     * fields ({@link SObjectType#historyField(String)}).
+     */
+    private SubQuery subQuery(int position) {
+        expectSymbol("(");
+        expectKeyword("SELECT");
+        List<Token> fieldTokens = new ArrayList<>();
+        do {
+            Token t = peek();
+            if (t.isSymbol("(")) {
+                throw malformed(t, "unexpected token: '(' (a sub-query cannot hold another sub-query)");
+            }
+            fieldTokens.add(fieldName());
+        } while (acceptSymbol(","));
+        expectKeyword("FROM");
+        Token relationship = next();
+        if (relationship.type() != TokenType.WORD
+                || RESERVED.contains(relationship.text().toUpperCase(Locale.ROOT))) {
+            throw malformed(relationship, "unexpected token: '" + relationship.shown() + "'");
+        }
+        if (!relationship.text().equalsIgnoreCase(SObjectType.HISTORIES)) {
+            throw error("INVALID_TYPE", relationship, "Didn't understand relationship '" + relationship.text()
+                    + "' in field path. If you are attempting to use a custom relationship, be sure to append the"
+                    + " '__r' after the custom relationship name. Please reference your WSDL or the describe call"
+                    + " for the appropriate names. (The Salesforce simulator serves only Histories.)");
+        }
+        inHistory = true;
+        try {
+            List<Field> fields = new ArrayList<>();
+            Set<String> seen = new LinkedHashSet<>();
+            for (Token t : fieldTokens) {
+                Field field = resolve(t);
+                if (!seen.add(field.name())) {
+                    throw malformed(t, "duplicate field selected: " + field.name());
+                }
+                fields.add(field);
+            }
+            Condition where = null;
+            if (acceptKeyword("WHERE")) {
+                where = condition();
+            }
+            List<Order> orderBy = orderBy();
+            Integer limit = limit();
+            Token end = peek();
+            if (end.type() == TokenType.WORD && UNSUPPORTED.contains(end.text().toUpperCase(Locale.ROOT))) {
+                throw unsupported(end, end.text().toUpperCase(Locale.ROOT));
+            }
+            expectSymbol(")");
+            return new SubQuery(relationship.text(), position, List.copyOf(fields), where, List.copyOf(orderBy),
+                    limit);
+        } finally {
+            inHistory = false;
+        }
+    }
+
+    private List<Order> orderBy() {
         List<Order> orderBy = new ArrayList<>();
         if (acceptKeyword("ORDER")) {
             expectKeyword("BY");
@@ -271,24 +414,20 @@ final class Soql {
                 orderBy.add(new Order(field, descending, nullsFirst));
             } while (acceptSymbol(","));
         }
-        Integer limit = null;
-        if (acceptKeyword("LIMIT")) {
-            Token n = next();
-            if (n.type() != TokenType.NUMBER || ((BigDecimal) n.value()).signum() < 0
-                    || ((BigDecimal) n.value()).scale() > 0 || ((BigDecimal) n.value()).compareTo(
-                    BigDecimal.valueOf(Integer.MAX_VALUE)) > 0) {
-                throw malformed(n, "unexpected token: '" + n.shown() + "' (LIMIT takes a whole number)");
-            }
-            limit = ((BigDecimal) n.value()).intValueExact();
+        return orderBy;
+    }
+
+    private Integer limit() {
+        if (!acceptKeyword("LIMIT")) {
+            return null;
         }
-        Token end = peek();
-        if (end.type() != TokenType.END) {
-            if (end.type() == TokenType.WORD && UNSUPPORTED.contains(end.text().toUpperCase(Locale.ROOT))) {
-                throw unsupported(end, end.text().toUpperCase(Locale.ROOT));
-            }
-            throw malformed(end, "unexpected token: '" + end.shown() + "'");
+        Token n = next();
+        if (n.type() != TokenType.NUMBER || ((BigDecimal) n.value()).signum() < 0
+                || ((BigDecimal) n.value()).scale() > 0 || ((BigDecimal) n.value()).compareTo(
+                BigDecimal.valueOf(Integer.MAX_VALUE)) > 0) {
+            throw malformed(n, "unexpected token: '" + n.shown() + "' (LIMIT takes a whole number)");
         }
-        return new Query(type, List.copyOf(fields), where, List.copyOf(orderBy), limit);
+        return ((BigDecimal) n.value()).intValueExact();
     }
 
     private Condition condition() {
@@ -450,6 +589,13 @@ final class Soql {
     }
 
     private Field resolve(Token name) {
+        if (inHistory) {
+            return type.historyField(name.text()).orElseThrow(() -> error("INVALID_FIELD", name, "No such column '"
+                    + name.text() + "' on entity '" + type.historyName() + "'. If you are attempting to use a custom"
+                    + " field, be sure to append the '__c' after the custom field name. Please reference your WSDL or"
+                    + " the describe call for the appropriate names. (The simulator's history rows have Id, "
+                    + type.apiName() + "Id, Field, OldValue, NewValue and CreatedDate.)"));
+        }
         Field field = schema.field(type, name.text());
         if (field == null) {
             throw error("INVALID_FIELD", name, "No such column '" + name.text() + "' on entity '" + type.apiName()
