@@ -35,7 +35,7 @@ final class Crms implements AutoCloseable {
 
     /** All three, without rate limits; HubSpot sends its webhooks every {@code webhookFlush}. */
     static Crms unlimited(Duration webhookFlush) {
-        return new Crms(SalesforceSimulator.builder().threads(4).dailyLimit(NO_DAILY_LIMIT).build().start(),
+        return new Crms(SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).threads(4).dailyLimit(NO_DAILY_LIMIT).build().start(),
                 hubspot(false, webhookFlush), pipedrive(false));
     }
 

@@ -34,6 +34,7 @@ import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.sim.pipedrive.PipedriveSimulator;
 import dev.crmsync.sim.pipedrive.PipedriveWebhooks;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.Simulated;
 import dev.crmsync.support.Http;
 import org.springframework.jdbc.core.JdbcTemplate;
 
@@ -154,7 +155,7 @@ public final class ConvergenceRun {
         Workload workload = Workload.plan(settings.seed(), settings.initialPeople(), settings.ops(),
                 (int) Math.max(10, settings.rate() * 5));
         Model model = new Model();
-        SalesforceSimulator sf = SalesforceSimulator.builder().build().start();
+        SalesforceSimulator sf = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).build().start();
         HubSpotSimulator hs = HubSpotSimulator.builder().token("converge-hubspot-token").clientSecret(Service.HUBSPOT_SECRET)
                 .webhookFlushInterval(Duration.ofMillis(100)).webhookRetryDelay(Duration.ofMillis(500)).build().start();
         // Pipedrive's own retry delays (3 s, 30 s, 150 s) would hold every later event for minutes; these

@@ -14,6 +14,7 @@ import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
 import dev.crmsync.sim.pipedrive.PipedriveSimulator;
 import dev.crmsync.sim.salesforce.SalesforceSimulator;
+import dev.crmsync.support.Simulated;
 import org.springframework.boot.SpringApplication;
 
 /**
@@ -57,7 +58,7 @@ public final class Sandbox {
         for (int i = 4; i < 10; i++) {
             crm2.seed(crm2Shape(GenericCrmSimulator.demoContact(i)));
         }
-        SalesforceSimulator salesforce = SalesforceSimulator.builder().port(SALESFORCE_PORT).build().start();
+        SalesforceSimulator salesforce = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).port(SALESFORCE_PORT).build().start();
         salesforce.seedDemo(6);
         HubSpotSimulator hubspot = startHubSpot();
         wire("crm1", crm1);

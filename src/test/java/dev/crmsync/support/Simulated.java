@@ -22,6 +22,8 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 public final class Simulated {
 
     public static final Duration PATIENCE = Duration.ofSeconds(30);
+    /** The external id field the Salesforce mappings keep the hub id in ({@code hubId}), as an org would declare it. */
+    public static final String SALESFORCE_HUB_ID = "CrmSync_Id__c";
 
     private Simulated() {
     }

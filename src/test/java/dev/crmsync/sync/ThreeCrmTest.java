@@ -41,7 +41,7 @@ class ThreeCrmTest {
     static final String HS_SECRET = "three-crm-hubspot-secret";
     static final String PD_USER = "pd-hooks";
     static final String PD_PASSWORD = "pd-hooks-password";
-    static final SalesforceSimulator SF = SalesforceSimulator.builder().build().start();
+    static final SalesforceSimulator SF = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).build().start();
     static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(HS_SECRET)
             .webhookFlushInterval(Duration.ofMillis(50)).build().start();
     static final PipedriveSimulator PD = PipedriveSimulator.builder().apiToken("pd-token")

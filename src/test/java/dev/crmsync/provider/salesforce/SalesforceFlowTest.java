@@ -52,12 +52,11 @@ import org.springframework.test.context.DynamicPropertySource;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class SalesforceFlowTest {
 
-    static final SalesforceSimulator SF = SalesforceSimulator.builder().build().start();
+    static final SalesforceSimulator SF = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).build().start();
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
     static final String CONTACT = SalesforceSimulator.CONTACT;
     static final String LEAD = SalesforceSimulator.LEAD;
-    /** The external id field the mappings keep the hub id in. */
-    static final String HUB_ID = "CrmSync_Id__c";
+    static final String HUB_ID = Simulated.SALESFORCE_HUB_ID;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {

@@ -30,7 +30,7 @@ import org.springframework.test.context.DynamicPropertySource;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class SalesforceMillisecondStampsTest {
 
-    static final SalesforceSimulator SF = SalesforceSimulator.builder().millisecondStamps(true).build().start();
+    static final SalesforceSimulator SF = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).millisecondStamps(true).build().start();
     static final int PAGE = 50;
 
     @DynamicPropertySource
