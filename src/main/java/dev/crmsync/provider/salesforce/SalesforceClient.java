@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -348,7 +349,7 @@ public class SalesforceClient implements CrmClient {
         }
     }
 
-    private static String quoted(java.util.stream.Stream<String> values) {
+    private static String quoted(Stream<String> values) {
         return values.map(value -> "'" + soqlText(value) + "'").distinct().collect(Collectors.joining(", "));
     }
 

@@ -279,15 +279,7 @@ final class Soql {
         }
         type = SObjectType.named(from.text()).orElseThrow(() -> error("INVALID_TYPE", from,
                 "sObject type '" + from.text() + "' is not supported. The simulator holds Contact and Lead."));
-        List<Field> fields = new ArrayList<>();
-        Set<String> seen = new LinkedHashSet<>();
-        for (Token t : fieldTokens) {
-            Field field = resolve(t);
-            if (!seen.add(field.name())) {
-                throw malformed(t, "duplicate field selected: " + field.name());
-            }
-            fields.add(field);
-        }
+        List<Field> fields = selected(fieldTokens);
         int afterFrom = next;
         List<SubQuery> children = new ArrayList<>();
         for (int[] start : subQueryStarts) {
@@ -362,15 +354,7 @@ final class Soql {
         }
         inHistory = true;
         try {
-            List<Field> fields = new ArrayList<>();
-            Set<String> seen = new LinkedHashSet<>();
-            for (Token t : fieldTokens) {
-                Field field = resolve(t);
-                if (!seen.add(field.name())) {
-                    throw malformed(t, "duplicate field selected: " + field.name());
-                }
-                fields.add(field);
-            }
+            List<Field> fields = selected(fieldTokens);
             Condition where = null;
             if (acceptKeyword("WHERE")) {
                 where = condition();
@@ -586,6 +570,20 @@ final class Soql {
             throw unsupported(t, "functions such as " + t.text() + "()");
         }
         return t;
+    }
+
+    /** The fields a SELECT list names, resolved on the object in scope; a field named twice is refused. */
+    private List<Field> selected(List<Token> fieldTokens) {
+        List<Field> fields = new ArrayList<>();
+        Set<String> seen = new LinkedHashSet<>();
+        for (Token t : fieldTokens) {
+            Field field = resolve(t);
+            if (!seen.add(field.name())) {
+                throw malformed(t, "duplicate field selected: " + field.name());
+            }
+            fields.add(field);
+        }
+        return fields;
     }
 
     private Field resolve(Token name) {
