@@ -65,6 +65,24 @@ public final class FieldPath {
     }
 
     /**
+     * Whether a partial record (some properties only, such as the values an event changed) holds this
+     * path: its top-level property, or within an object property the key this path goes on to, and so on.
+     */
+    public boolean within(JsonNode partial) {
+        JsonNode node = partial;
+        for (Segment segment : segments) {
+            if (node == null || !node.isObject() || !node.has(segment.name())) {
+                return false;
+            }
+            node = node.get(segment.name());
+            if (segment.selects() || !node.isObject()) {
+                return true;
+            }
+        }
+        return true;
+    }
+
+    /**
      * Writes {@code value} at this path, creating objects and the selected array element on the way. A
      * null written through a {@code [key=value]} selection whose element is absent creates no element
      * (the array is created, empty).

@@ -65,6 +65,11 @@ public record Mapping(String file, String provider, String object, FieldPath rem
             Instant own = fieldTimes == null ? null : fieldTimes.get(field);
             return own != null ? own : modifiedAt;
         }
+
+        /** This record with its fields dated by {@code times} (an event's, see {@link Mapping#datedByEvent}). */
+        public RemoteRecord datedBy(Map<String, Instant> times) {
+            return new RemoteRecord(externalId, modifiedAt, deleted, values, times, hubId);
+        }
     }
 
     /** Remote to canonical: only the fields that flow inbound. */
@@ -116,6 +121,35 @@ public record Mapping(String file, String provider, String object, FieldPath rem
                 modified == null ? null : modifiedFormat.parse(plain(modified)),
                 deleted != null && deleted.asBoolean(), values, fieldTimes,
                 carried == null || carried.asText().isBlank() ? null : carried.asText());
+    }
+
+    /**
+     * When each inbound field was last set, for a record an event brought whole along with the values
+     * its change replaced ({@code previous}, as Pipedrive's v2 webhooks send them: only the fields that
+     * changed, and the record's modification time before the change). A field the event changed was
+     * set at {@code at}; any other no later than the record's previous modification, by an event that
+     * may still be on its way. Without that previous time, only the changed fields are dated.
+     */
+    public Map<String, Instant> datedByEvent(JsonNode previous, Instant at) {
+        JsonNode before = remoteModified == null ? null : remoteModified.read(previous);
+        Instant earlier;
+        try {
+            earlier = before == null ? null : modifiedFormat.parse(plain(before));
+        } catch (RuntimeException e) {
+            // unreadable: only the fields the event changed are dated, the others by the record
+            earlier = null;
+        }
+        Map<String, Instant> times = new LinkedHashMap<>();
+        for (Field field : fields) {
+            if (!field.direction().inbound()) {
+                continue;
+            }
+            Instant time = field.remote().within(previous) ? at : earlier;
+            if (time != null) {
+                field.canonical().forEach(name -> times.put(name, time));
+            }
+        }
+        return times;
     }
 
     /** Whether some inbound field can be dated on its own (see {@link Field#modified()}). */

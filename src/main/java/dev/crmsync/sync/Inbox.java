@@ -3,9 +3,14 @@ package dev.crmsync.sync;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.jdbc.core.namedparam.MapSqlParameterSource;
@@ -23,14 +28,17 @@ public class Inbox {
     /**
      * A change waiting to be applied: the remote record as it came, where from, and the sync run that
      * read it, if any. {@code readAt} is when the service received the record (null: read just now).
+     * {@code fieldTimes}: when each canonical field was last set, as the event that brought the record
+     * says (see {@link dev.crmsync.mapping.Mapping#datedByEvent}), or null.
      */
     public record Change(long id, String sourceSystem, String objectType, String externalId, String operation,
-                         String payload, Instant remoteModifiedAt, int attempts, String runId, Instant readAt) {
+                         String payload, Instant remoteModifiedAt, int attempts, String runId, Instant readAt,
+                         Map<String, Instant> fieldTimes) {
 
         /** The same change now holding the record it named (a webhook's id-only change, read just now). */
         public Change resolved(String resolvedPayload, Instant modifiedAt) {
             return new Change(id, sourceSystem, objectType, externalId, "update", resolvedPayload, modifiedAt, attempts, runId,
-                    null);
+                    null, null);
         }
 
         /** Changes of one remote record are applied in order; different records are independent. */
@@ -40,6 +48,8 @@ public class Inbox {
     }
 
     private static final int EXPIRE_BATCH = 5000;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The longest record id the hub keeps (inbox.external_id, contact_link.external_id, sync_cursor.last_id). */
     public static final int MAX_ID = 255;
@@ -93,18 +103,25 @@ public class Inbox {
     @Transactional
     public boolean accept(String key, String system, String objectType, String externalId, String operation,
                           String payload, Instant remoteModifiedAt, String runId) {
+        return accept(key, system, objectType, externalId, operation, payload, remoteModifiedAt, runId, null);
+    }
+
+    /** {@link #accept}, for a record whose event dates its fields (see {@link Change#fieldTimes()}). */
+    @Transactional
+    public boolean accept(String key, String system, String objectType, String externalId, String operation,
+                          String payload, Instant remoteModifiedAt, String runId, Map<String, Instant> fieldTimes) {
         if (idRefusal(externalId).isPresent() || key.length() > MAX_KEY) {
             // intake checks ids first; this only keeps a missed one from becoming a database error
             throw new IllegalArgumentException(system + " " + objectType + " id or key too long to store ("
                     + key.length() + " characters of key; ids of at most " + MAX_ID + ")");
         }
         int inserted = jdbc.update("INSERT INTO inbox (idempotency_key, source_system, object_type, external_id, operation, "
-                        + "payload, remote_modified_at, received_at, run_id) VALUES (:key, :system, :object, :id, :operation, "
-                        + ":payload, :modified, :now, :run) ON CONFLICT DO NOTHING",
+                        + "payload, remote_modified_at, received_at, run_id, field_times) VALUES (:key, :system, :object, :id, "
+                        + ":operation, :payload, :modified, :now, :run, :times) ON CONFLICT DO NOTHING",
                 new MapSqlParameterSource().addValue("key", key).addValue("system", system).addValue("object", objectType)
                         .addValue("id", externalId).addValue("operation", operation).addValue("payload", payload)
                         .addValue("modified", Links.at(remoteModifiedAt)).addValue("now", Links.at(clock.instant()))
-                        .addValue("run", runId));
+                        .addValue("run", runId).addValue("times", fieldTimes == null ? null : write(fieldTimes)));
         return inserted == 1;
     }
 
@@ -148,7 +165,7 @@ public class Inbox {
                 (rs, n) -> new Change(rs.getLong("id"), rs.getString("source_system"), rs.getString("object_type"),
                         rs.getString("external_id"), rs.getString("operation"), rs.getString("payload"),
                         Links.instant(rs, "remote_modified_at"), rs.getInt("attempts"), rs.getString("run_id"),
-                        Links.instant(rs, "received_at")));
+                        Links.instant(rs, "received_at"), read(rs.getString("field_times"))));
     }
 
     /** Locks a change for applying it; false when it is already done. */
@@ -160,7 +177,8 @@ public class Inbox {
     /** A change that named an id only now holds the record it stands for. */
     @Transactional
     public void resolve(long id, String operation, String payload, Instant remoteModifiedAt) {
-        jdbc.update("UPDATE inbox SET operation = :operation, payload = :payload, remote_modified_at = :modified WHERE id = :id",
+        jdbc.update("UPDATE inbox SET operation = :operation, payload = :payload, remote_modified_at = :modified, "
+                        + "field_times = NULL WHERE id = :id",
                 new MapSqlParameterSource("id", id).addValue("operation", operation).addValue("payload", payload)
                         .addValue("modified", Links.at(remoteModifiedAt)));
     }
@@ -245,6 +263,30 @@ public class Inbox {
             total += deleted;
         } while (deleted == EXPIRE_BATCH);
         return total;
+    }
+
+    private static String write(Map<String, Instant> fieldTimes) {
+        Map<String, String> text = new LinkedHashMap<>();
+        fieldTimes.forEach((field, at) -> text.put(field, at.toString()));
+        try {
+            return JSON.writeValueAsString(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Map<String, Instant> read(String fieldTimes) {
+        if (fieldTimes == null) {
+            return null;
+        }
+        try {
+            Map<String, Instant> times = new LinkedHashMap<>();
+            JSON.readValue(fieldTimes, new TypeReference<Map<String, String>>() { })
+                    .forEach((field, at) -> times.put(field, Instant.parse(at)));
+            return times;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("inbox.field_times is not a JSON object of field to instant: " + fieldTimes, e);
+        }
     }
 
     /** Changes not yet applied. */

@@ -101,6 +101,9 @@ public class SyncEngine {
         RemoteRecord read = change.operation().equals("delete")
                 ? new RemoteRecord(change.externalId(), change.remoteModifiedAt(), true, Map.of(), null, null)
                 : mapping.toCanonical(read(change.payload()));
+        if (read.fieldTimes() == null && change.fieldTimes() != null) {
+            read = read.datedBy(change.fieldTimes());
+        }
         Instant remoteTime = read.modifiedAt() != null ? read.modifiedAt() : change.remoteModifiedAt();
         Source source = new Source(system, null, remoteTime);
         Optional<Link> link = links.find(system, change.objectType(), change.externalId());

@@ -64,6 +64,37 @@ class MappingsTest {
         assertThat(dated.modifiedAt("email")).isEqualTo(Instant.parse("2026-11-23T10:00:00Z"));
     }
 
+    @Test
+    void aPipedriveEventDatesTheFieldsItChangedByItselfAndTheOthersByThePersonsChangeBefore() throws IOException {
+        Mapping pipedrive = load(Path.of(".")).get("pipedrive-person");
+        Instant at = Instant.parse("2026-12-02T10:15:20Z");
+        // the phone changed; the email the person carries was changed by an event before, still on its way
+        JsonNode previous = JSON.readTree("{\"phones\":[{\"value\":\"+14155550100\",\"primary\":true}],"
+                + "\"update_time\":\"2026-12-02T10:15:08Z\"}");
+
+        assertThat(pipedrive.datedByEvent(previous, at)).containsOnly(
+                Map.entry("phone", at),
+                Map.entry("email", Instant.parse("2026-12-02T10:15:08Z")),
+                Map.entry("firstName", Instant.parse("2026-12-02T10:15:08Z")),
+                Map.entry("lastName", Instant.parse("2026-12-02T10:15:08Z")));
+        // without the time before the change, only what the event changed is dated
+        assertThat(pipedrive.datedByEvent(JSON.readTree("{\"first_name\":\"Ada\"}"), at))
+                .containsOnly(Map.entry("firstName", at));
+        assertThat(pipedrive.datedByEvent(JSON.readTree("{\"first_name\":\"Ada\",\"update_time\":\"yesterday\"}"), at))
+                .containsOnly(Map.entry("firstName", at));
+    }
+
+    @Test
+    void aPathIsWithinAPartialRecordThatHoldsItsPropertyOrItsKeyInsideAnObject() throws IOException {
+        JsonNode previous = JSON.readTree("{\"emails\":[],\"name\":null,\"custom_fields\":{\"abc\":\"1\"}}");
+
+        assertThat(new FieldPath("emails[primary=true].value").within(previous)).isTrue();
+        assertThat(new FieldPath("name").within(previous)).isTrue();
+        assertThat(new FieldPath("custom_fields.abc").within(previous)).isTrue();
+        assertThat(new FieldPath("custom_fields.def").within(previous)).isFalse();
+        assertThat(new FieldPath("phones[primary=true].value").within(previous)).isFalse();
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource({"crm1-contact, crm1", "crm2-contact, crm2"})
     void mappedFieldsSurviveARoundTripThroughTheRemoteShape(String name, String folder) throws IOException {

@@ -118,14 +118,22 @@ public class PipedriveWebhook {
         }
         Mapping mapping = mappings.get(name + "-" + properties.objectType());
         Instant modified;
+        Map<String, Instant> fieldTimes = null;
         try {
-            modified = mapping.toCanonical(person).modifiedAt();
+            Instant read = mapping.toCanonical(person).modifiedAt();
+            modified = read != null ? read : at;
+            JsonNode previous = event.get("previous");
+            if (action.equals("change") && previous != null && previous.isObject()) {
+                // the person's date is that of its latest change of any field: a field this event did not change
+                // (changed by an event still on its way, say) must not win a conflict by this event's date
+                fieldTimes = mapping.datedByEvent(previous, modified);
+            }
         } catch (RuntimeException e) {
             throw invalid("data", "the person cannot be read through mappings/" + name + "-" + properties.objectType()
                     + ".json: " + e.getMessage());
         }
-        return inbox.accept(key, name, properties.objectType(), personId, "update", person.toString(),
-                modified != null ? modified : at);
+        return inbox.accept(key, name, properties.objectType(), personId, "update", person.toString(), modified, null,
+                fieldTimes);
     }
 
     private JsonNode parse(byte[] body) {

@@ -339,6 +339,55 @@ class PipedriveFlowTest {
     }
 
     @Test
+    void aFieldAnOlderEventChangedIsNotDatedByALaterEventOfAnotherFieldThatArrivesFirst() throws Exception {
+        String email = email("order");
+        long id = id(PD.create(Map.of("name", "Out Oforder", "emails", List.of(primary(email)),
+                "phones", List.of(primary("+14155550101")))));
+        String hubId = await().atMost(PATIENCE).until(() -> hub(email), java.util.Objects::nonNull).get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("pipedrive:person:" + id));
+        assertThat(PD.webhooks().awaitIdle(PATIENCE)).isTrue();
+        String inHub = email("order-hub");
+        String emailEvent;
+        PD.webhooks().pause();
+        try {
+            // Pipedrive's email change at second S, the hub's own (through the API) after it, then Pipedrive's phone
+            // change at S + 3; Pipedrive's webhooks arrive in the wrong order, the phone's carrying the email too
+            String inPipedrive = email("order-pd");
+            PD.update(id, Map.of("emails", List.of(primary(inPipedrive))));
+            java.time.Instant emailChanged = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(2)).until(() -> java.time.Instant.now().isAfter(emailChanged.plusMillis(1100)));
+            assertThat(api.patch("/api/contacts/" + hubId, "{\"email\":\"" + inHub + "\"}",
+                    "Content-Type", "application/merge-patch+json").status()).isEqualTo(200);
+            PD.freezeClock(emailChanged.plusSeconds(3));
+            PD.update(id, Map.of("phones", List.of(primary("+14155550102"))));
+            PD.useSystemClock();
+            List<Map<String, Object>> events = PD.webhooks().pending().stream()
+                    .filter(e -> meta(e).get("entity_id").equals(Long.toString(id))).toList();
+            assertThat(events).hasSize(2);
+            emailEvent = "pipedrive:webhook:" + meta(events.get(0)).get("id");
+            PD.webhooks().discardPending();
+
+            for (Map<String, Object> event : List.of(events.get(1), events.get(0))) {
+                assertThat(hooks.post("/webhooks/pipedrive", JSON.writeValueAsString(event),
+                        "Authorization", basic(HOOK_USER, HOOK_PASSWORD)).status()).isEqualTo(200);
+            }
+        } finally {
+            PD.webhooks().resume();
+        }
+
+        // the hub's email is newer than Pipedrive's (second S, not S + 3) and wins everywhere; the phone is Pipedrive's
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            JsonNode contact = api.get("/api/contacts/" + hubId).json();
+            assertThat(contact.get("email").asText()).isEqualTo(inHub);
+            assertThat(contact.get("phone").asText()).isEqualTo("+14155550102");
+            assertThat(PD.find(id).orElseThrow().get("emails")).isEqualTo(
+                    List.of(Map.of("value", inHub, "primary", true, "label", "work")));
+        });
+        assertThat(jdbc.queryForObject("SELECT outcome FROM inbox WHERE idempotency_key = ?", String.class, emailEvent))
+                .as("the email's event, arriving last, is older than what the hub holds").isEqualTo("stale_ignored");
+    }
+
+    @Test
     void aReplayedWebhookIsStoredAndAppliedOnce() throws Exception {
         String email = email("replay");
         long id = id(PD.create(Map.of("name", "Re Play", "emails", List.of(primary(email)))));
