@@ -124,13 +124,14 @@ public record Mapping(String file, String provider, String object, FieldPath rem
     }
 
     /**
-     * When each inbound field was last set, for a record an event brought whole along with the values
-     * its change replaced ({@code previous}, as Pipedrive's v2 webhooks send them: only the fields that
-     * changed, and the record's modification time before the change). A field the event changed was
-     * set at {@code at}; any other no later than the record's previous modification, by an event that
-     * may still be on its way. Without that previous time, only the changed fields are dated.
+     * When each inbound field of {@code record} was last set, for a record an event brought whole along
+     * with the values its change replaced ({@code previous}, as Pipedrive's v2 webhooks send them: the
+     * top-level properties that changed, and the record's modification time before the change). A field
+     * whose value the event changed was set at {@code at}; any other (one the event did not touch, or a
+     * list the event changed elsewhere than this field's element) no later than the record's previous
+     * modification, by an event that may still be on its way. Without that time only changed fields are dated.
      */
-    public Map<String, Instant> datedByEvent(JsonNode previous, Instant at) {
+    public Map<String, Instant> datedByEvent(JsonNode record, JsonNode previous, Instant at) {
         JsonNode before = remoteModified == null ? null : remoteModified.read(previous);
         Instant earlier;
         try {
@@ -144,7 +145,9 @@ public record Mapping(String file, String provider, String object, FieldPath rem
             if (!field.direction().inbound()) {
                 continue;
             }
-            Instant time = field.remote().within(previous) ? at : earlier;
+            boolean changed = field.remote().within(previous)
+                    && !java.util.Objects.equals(field.remote().read(previous), field.remote().read(record));
+            Instant time = changed ? at : earlier;
             if (time != null) {
                 field.canonical().forEach(name -> times.put(name, time));
             }

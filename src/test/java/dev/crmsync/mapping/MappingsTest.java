@@ -68,19 +68,21 @@ class MappingsTest {
     void aPipedriveEventDatesTheFieldsItChangedByItselfAndTheOthersByThePersonsChangeBefore() throws IOException {
         Mapping pipedrive = load(Path.of(".")).get("pipedrive-person");
         Instant at = Instant.parse("2026-12-02T10:15:20Z");
-        // the phone changed; the email the person carries was changed by an event before, still on its way
-        JsonNode previous = JSON.readTree("{\"phones\":[{\"value\":\"+14155550100\",\"primary\":true}],"
-                + "\"update_time\":\"2026-12-02T10:15:08Z\"}");
+        Instant before = Instant.parse("2026-12-02T10:15:08Z");
+        // the phone changed, and a second email was added beside the primary one; the primary email the
+        // person carries was changed by an event before, still on its way
+        JsonNode person = JSON.readTree("{\"id\":7,\"first_name\":\"Ada\",\"last_name\":\"Lovelace\","
+                + "\"emails\":[{\"value\":\"ada@example.com\",\"primary\":true},{\"value\":\"a@example.org\",\"primary\":false}],"
+                + "\"phones\":[{\"value\":\"+14155550101\",\"primary\":true}],\"update_time\":\"2026-12-02T10:15:20Z\"}");
+        JsonNode previous = JSON.readTree("{\"emails\":[{\"value\":\"ada@example.com\",\"primary\":true}],"
+                + "\"phones\":[{\"value\":\"+14155550100\",\"primary\":true}],\"update_time\":\"2026-12-02T10:15:08Z\"}");
 
-        assertThat(pipedrive.datedByEvent(previous, at)).containsOnly(
-                Map.entry("phone", at),
-                Map.entry("email", Instant.parse("2026-12-02T10:15:08Z")),
-                Map.entry("firstName", Instant.parse("2026-12-02T10:15:08Z")),
-                Map.entry("lastName", Instant.parse("2026-12-02T10:15:08Z")));
+        assertThat(pipedrive.datedByEvent(person, previous, at)).containsOnly(Map.entry("phone", at),
+                Map.entry("email", before), Map.entry("firstName", before), Map.entry("lastName", before));
         // without the time before the change, only what the event changed is dated
-        assertThat(pipedrive.datedByEvent(JSON.readTree("{\"first_name\":\"Ada\"}"), at))
+        assertThat(pipedrive.datedByEvent(person, JSON.readTree("{\"first_name\":\"Augusta\"}"), at))
                 .containsOnly(Map.entry("firstName", at));
-        assertThat(pipedrive.datedByEvent(JSON.readTree("{\"first_name\":\"Ada\",\"update_time\":\"yesterday\"}"), at))
+        assertThat(pipedrive.datedByEvent(person, JSON.readTree("{\"first_name\":\"Augusta\",\"update_time\":\"yesterday\"}"), at))
                 .containsOnly(Map.entry("firstName", at));
     }
 

@@ -126,7 +126,7 @@ public class PipedriveWebhook {
             if (action.equals("change") && previous != null && previous.isObject()) {
                 // the person's date is that of its latest change of any field: a field this event did not change
                 // (changed by an event still on its way, say) must not win a conflict by this event's date
-                fieldTimes = mapping.datedByEvent(previous, modified);
+                fieldTimes = mapping.datedByEvent(person, previous, modified);
             }
         } catch (RuntimeException e) {
             throw invalid("data", "the person cannot be read through mappings/" + name + "-" + properties.objectType()
