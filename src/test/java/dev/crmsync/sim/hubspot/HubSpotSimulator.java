@@ -86,6 +86,19 @@ import dev.crmsync.sim.SimulatorServer;
  *   ignoring case among live contacts: a create, update or upsert that would take another live
  *   contact's email is a {@code 409 {"category":"OBJECT_ALREADY_EXISTS","message":"Contact already
  *   exists. Existing ID: 12",...}}. Emails are stored as given, not lower-cased.</li>
+ *   <li>Unique-value properties: custom properties declared with {@link Builder#uniqueProperty(String)}
+ *   (HubSpot's "Require unique values", {@code hasUniqueValue: true}; at most
+ *   {@value #MAX_UNIQUE_PROPERTIES}). Their values are unique among live contacts, compared exactly as
+ *   stored (case counts, unlike email). A create, update or upsert, or one batch input, that would give
+ *   a live contact a value another live contact holds is refused with HubSpot's answer, as recorded from
+ *   its replies (its documentation does not show it):
+ *   {@code 400 {"status":"error","message":"Cannot set PropertyValueCoordinates{portalId=40000001,
+ *   objectTypeId=ObjectTypeId{legacyObjectType=CONTACT}, propertyName=crm_id, value=A-7} on 15. 12 already
+ *   has that value.","correlationId":"<uuid>","category":"VALIDATION_ERROR"}}: the first id is the contact
+ *   written (a create names the id it was to get, which is then never given out), the second the one
+ *   holding the value (the portal id is {@link Builder#portalId(long)}'s). Only live contacts count,
+ *   so archiving a contact frees its value; restoring one whose value was taken meanwhile is refused.
+ *   Any of them can be an {@code idProperty} (below).</li>
  *   <li>Reads answer the properties asked for with {@code properties=a,b} (or repeated
  *   {@code properties=a&properties=b}; {@code null} when a contact has no value), always with
  *   {@code hs_object_id}, {@code createdate} and {@code lastmodifieddate}; without it the defaults
@@ -100,37 +113,49 @@ import dev.crmsync.sim.SimulatorServer;
  *   contacts by id ascending, live ones or with {@code archived=true} only archived ones (merged-away
  *   ones included). {@code limit} 1..100, default 10; {@code after} is the cursor from the previous
  *   page; {@code paging} only when more follow. A bad limit, cursor or archived value is a 400.</dd>
- *   <dt>{@code GET /{id}?properties=&archived=&idProperty=email}</dt>
+ *   <dt>{@code GET /{id}?properties=&archived=&idProperty=email|<unique property>}</dt>
  *   <dd>200 the contact; the id of a contact merged away answers the survivor. With
- *   {@code idProperty=email} the path holds an email (live contacts, any case). {@code archived=true}
- *   reads only an archived contact, as it is. 404 {@code OBJECT_NOT_FOUND} otherwise.</dd>
+ *   {@code idProperty=email} the path holds an email (live contacts, any case); with a declared
+ *   unique-value property, that property's value (live contacts, exactly). {@code idProperty=hs_object_id}
+ *   is the id; any other is a 400 {@code VALIDATION_ERROR}. {@code archived=true} reads only an archived
+ *   contact, by id, as it is. 404 {@code OBJECT_NOT_FOUND} otherwise.</dd>
  *   <dt>{@code POST {"properties":{...}}}</dt>
- *   <dd>201 the contact; 409 on a taken email; 400 on bad properties.</dd>
- *   <dt>{@code PATCH /{id}[?idProperty=email] {"properties":{...}}}</dt>
+ *   <dd>201 the contact; 409 on a taken email; 400 on bad properties or a taken unique value.</dd>
+ *   <dt>{@code PATCH /{id}[?idProperty=email|<unique property>] {"properties":{...}}}</dt>
  *   <dd>200 the contact; 404 unknown, archived or merged away; 409, 400 as for POST.</dd>
  *   <dt>{@code DELETE /{id}}</dt>
- *   <dd>204: archives it (its email is free again). An unknown or archived id is also a 204, changing nothing.</dd>
+ *   <dd>204: archives it (its email and unique values are free again). An unknown or archived id is also
+ *   a 204, changing nothing.</dd>
  *   <dt>{@code POST /batch/read|create|update|upsert|archive {"inputs":[...]}}</dt>
  *   <dd>At most {@value #MAX_BATCH} inputs (more, or no {@code inputs} array: 400). Answers
  *   {@code {"status":"COMPLETE","results":[...],"startedAt","completedAt"}}: 200 (201 for create), or,
  *   when some inputs failed, 207 with the others done and {@code "numErrors"} and
  *   {@code "errors":[{"status":"error","category","message","context"?}]}, one per failed input
  *   ({@code context.ids} names a missing id, {@code context.propertyName} a bad property; a taken
- *   email's message names the existing id). Results are in input order.
+ *   email's or unique value's message names the existing id). Results are in input order. Wherever
+ *   {@code idProperty} is taken it may be {@code email} or a declared unique-value property; any other
+ *   is a 400 for the whole request.
  *   <ul>
- *     <li>read: {@code {"inputs":[{"id":"12"}],"properties":[...],"idProperty":"email"?,"propertiesWithHistory":[...]?}};
- *     merged-away ids answer the survivor; missing or archived: {@code OBJECT_NOT_FOUND}. With
+ *     <li>read: {@code {"inputs":[{"id":"12"}],"properties":[...],"idProperty":"email"|"<unique property>"?,
+ *     "propertiesWithHistory":[...]?}};
+ *     merged-away ids answer the survivor; missing or archived, or a value no live contact holds:
+ *     {@code OBJECT_NOT_FOUND} with the input in {@code context.ids}. A result does not echo its input
+ *     (nor does HubSpot's): a client matches results to inputs by the property itself, which is answered
+ *     when asked for in {@code properties}, as any property. Two inputs naming one contact answer it
+ *     once. With
  *     {@code propertiesWithHistory}, at most {@value #MAX_HISTORY_BATCH} inputs (more: 400), and each
  *     result also has {@code "propertiesWithHistory":{"email":[{"value","timestamp","sourceType"}, ...]}}:
  *     the property's last {@value #HISTORY_KEPT} versions, newest first ({@code ""} once cleared;
  *     {@code sourceType} INTEGRATION for API writes, CRM_UI for the Java helpers' edits, IMPORT for seeds;
  *     a value a merge moves onto the survivor is dated by the merge).</li>
  *     <li>create: {@code {"inputs":[{"properties":{...}}]}}; two inputs with one email: the second fails.</li>
- *     <li>update: {@code {"inputs":[{"id":"12","idProperty":"email"?,"properties":{...}}]}}; the same id
- *     twice is a 400.</li>
- *     <li>upsert: {@code {"inputs":[{"id":"a@b.com","idProperty":"email","properties":{...}}]}}: updates
- *     the live contact with that email or creates one with it; each result has {@code "new":true|false}.
- *     Another {@code idProperty}, or one email twice: 400.</li>
+ *     <li>update: {@code {"inputs":[{"id":"12","idProperty":"email"|"<unique property>"?,"properties":{...}}]}};
+ *     the same id (or value of one idProperty) twice is a 400.</li>
+ *     <li>upsert: {@code {"inputs":[{"id":"a@b.com","idProperty":"email","properties":{...}}]}} or
+ *     {@code {"id":"A-7","idProperty":"<unique property>",...}}: updates the live contact with that email
+ *     or value, or creates one with it (unless its {@code properties} set the property otherwise); each
+ *     result has {@code "new":true|false}. No {@code idProperty}, {@code hs_object_id} or another
+ *     property, or one value twice: 400.</li>
  *     <li>archive: {@code {"inputs":[{"id":"12"}]}}: 204, unknown ids ignored.</li>
  *   </ul></dd>
  *   <dt>{@code POST /search}</dt>
@@ -149,14 +174,18 @@ import dev.crmsync.sim.SimulatorServer;
  *   contacts never match. The free-text {@code query} matches word prefixes of name, email, phone and
  *   company. A malformed body: 400 {@code VALIDATION_ERROR}.</dd>
  *   <dt>{@code POST /merge {"primaryObjectId":"12","objectIdToMerge":"15"}}</dt>
- *   <dd>200 the survivor; see {@link #merge(String, String)}. 404 unknown or archived, 400 same id.</dd>
+ *   <dd>200 the survivor; see {@link #merge(String, String)}. 404 unknown or archived, 400 same id.
+ *   Unique-value properties do not move: the survivor keeps its own value, or stays without one, and the
+ *   merged contact's value is dropped with it (it stays on the archived contact, so it is free again).
+ *   HubSpot does not document this case; it is the simulator's choice.</dd>
  * </dl>
  * Other methods on those paths answer 405 with {@code Allow}; other paths 404.
  *
  * <h3>Errors</h3>
  * {@code {"status":"error","message":"...","correlationId":"<uuid>","category":"..."}} with category
- * {@code VALIDATION_ERROR} 400, {@code INVALID_AUTHENTICATION} 401, {@code OBJECT_NOT_FOUND} 404,
- * {@code OBJECT_ALREADY_EXISTS} 409, {@code RATE_LIMITS} 429, {@code INTERNAL_ERROR} 5xx.
+ * {@code VALIDATION_ERROR} 400 (a taken unique value included), {@code INVALID_AUTHENTICATION} 401,
+ * {@code OBJECT_NOT_FOUND} 404, {@code OBJECT_ALREADY_EXISTS} 409, {@code RATE_LIMITS} 429,
+ * {@code INTERNAL_ERROR} 5xx.
  *
  * <h3>Rate limits</h3>
  * Every authorised request counts against a rolling window per token, by default {@value #DEFAULT_RATE_LIMIT}
@@ -201,7 +230,8 @@ import dev.crmsync.sim.SimulatorServer;
  * In a test: {@code try (var hs = HubSpotSimulator.builder().token("t").build().start()) {...}};
  * standalone, with the test class path:
  * {@code java dev.crmsync.sim.hubspot.HubSpotSimulator --port=8094 --token=dev-token --seed=25
- * [--webhook-url=http://localhost:8080/webhooks/hubspot --client-secret=...] [--no-rate-limit]}
+ * [--webhook-url=http://localhost:8080/webhooks/hubspot --client-secret=...] [--no-rate-limit]
+ * [--unique-property=crm_id[,other_id]]...}
  * prints the base URL on its first line.
  */
 public final class HubSpotSimulator extends SimulatorServer {
@@ -217,6 +247,8 @@ public final class HubSpotSimulator extends SimulatorServer {
     public static final String DEFAULT_TOKEN = "sim-hubspot-token";
     public static final long DEFAULT_PORTAL_ID = 40_000_001;
     public static final long DEFAULT_APP_ID = 1_000_001;
+    /** Unique-value properties HubSpot allows per object. */
+    public static final int MAX_UNIQUE_PROPERTIES = 10;
 
     /** The one form contact times are written in: always milliseconds, always UTC {@code Z}. */
     public static final DateTimeFormatter TIMESTAMP =
@@ -239,12 +271,17 @@ public final class HubSpotSimulator extends SimulatorServer {
     private static final String CRM_UI = "CRM_UI";
 
     private final String token;
+    private final long portalId;
     private final HubSpotWebhooks webhooks;
+    /** The custom properties declared with "Require unique values", in declaration order. */
+    private final Set<String> uniqueProperties;
 
     // Portal data, guarded by lock.
     private final Object lock = new Object();
     private final NavigableMap<Long, Stored> byId = new TreeMap<>();
     private final Map<String, Long> liveByEmail = new HashMap<>();
+    /** Per unique property, each live contact's value (as stored) to its id. */
+    private final Map<String, Map<String, Long>> liveByUnique = new HashMap<>();
     private long nextId = 1;
     private Instant latestStamp = Instant.EPOCH;
 
@@ -355,12 +392,29 @@ public final class HubSpotSimulator extends SimulatorServer {
         }
 
         static Refused notFound(String id) {
-            return new Refused(404, "OBJECT_NOT_FOUND", "No live contact with id " + id
+            return notFound(id, null);
+        }
+
+        /** No live contact has {@code id} as its record id ({@code idProperty} null) or as that property's value. */
+        static Refused notFound(String id, String idProperty) {
+            String by = idProperty == null ? "id" : idProperty;
+            return new Refused(404, "OBJECT_NOT_FOUND", "No live contact with " + by + " " + id
                     + " (it does not exist or is archived)", Map.of("ids", List.of(id)));
         }
 
         static Refused emailTaken(long existingId) {
             return new Refused(409, "OBJECT_ALREADY_EXISTS", "Contact already exists. Existing ID: " + existingId);
+        }
+
+        /**
+         * A write that would give contact {@code objectId} the value contact {@code existingId} holds for
+         * a unique-value property: the body HubSpot answers, as recorded from its replies (its
+         * documentation does not show it); clients parse the existing id, the second one, from it.
+         */
+        static Refused valueTaken(long portalId, String property, String value, long objectId, long existingId) {
+            return new Refused(400, "VALIDATION_ERROR", "Cannot set PropertyValueCoordinates{portalId=" + portalId
+                    + ", objectTypeId=ObjectTypeId{legacyObjectType=CONTACT}, propertyName=" + property + ", value="
+                    + value + "} on " + objectId + ". " + existingId + " already has that value.");
         }
 
         /** The error as it appears in a batch reply's {@code errors}. */
@@ -379,6 +433,9 @@ public final class HubSpotSimulator extends SimulatorServer {
     private HubSpotSimulator(Builder b) {
         super("hubspot-sim", SimHttp.JSON_UTF8, b.port, b.threads);
         this.token = b.token;
+        this.portalId = b.portalId;
+        this.uniqueProperties = Collections.unmodifiableSet(new LinkedHashSet<>(b.uniqueProperties));
+        uniqueProperties.forEach(name -> liveByUnique.put(name, new HashMap<>()));
         this.clock = b.clock;
         this.window = new RollingWindow(b.rateLimit, b.rateInterval);
         this.searchWindow = new RollingWindow(Math.max(1, b.searchPerSecond), Duration.ofSeconds(1));
@@ -413,6 +470,7 @@ public final class HubSpotSimulator extends SimulatorServer {
         private Duration webhookTimeout = Duration.ofSeconds(5);
         private Set<String> webhookProperties = Set.of();
         private boolean propertyChangesOnCreate = true;
+        private final Set<String> uniqueProperties = new LinkedHashSet<>();
 
         private Builder() {
         }
@@ -526,6 +584,30 @@ public final class HubSpotSimulator extends SimulatorServer {
             return this;
         }
 
+        /**
+         * Declares a custom contact property with "Require unique values" ({@code hasUniqueValue: true}):
+         * no two live contacts hold one value of it, and it may name contacts as an {@code idProperty}.
+         * Call once per property, at most {@value #MAX_UNIQUE_PROPERTIES} (HubSpot's limit per object).
+         * {@code email} and {@code hs_object_id} identify contacts already, and server-owned properties
+         * are never written, so neither can be declared.
+         */
+        public Builder uniqueProperty(String name) {
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("a unique-value property needs a name");
+            }
+            if (name.equals("email") || READ_ONLY.contains(name)) {
+                throw new IllegalArgumentException(name + " is a HubSpot-defined property and cannot be declared"
+                        + " unique; declare a custom property");
+            }
+            if (!uniqueProperties.contains(name) && uniqueProperties.size() == MAX_UNIQUE_PROPERTIES) {
+                throw new IllegalArgumentException("HubSpot allows at most " + MAX_UNIQUE_PROPERTIES
+                        + " unique-value properties per object; " + name + " would be one more than "
+                        + uniqueProperties);
+            }
+            uniqueProperties.add(name);
+            return this;
+        }
+
         public HubSpotSimulator build() {
             return new HubSpotSimulator(this);
         }
@@ -553,6 +635,11 @@ public final class HubSpotSimulator extends SimulatorServer {
 
     public String token() {
         return token;
+    }
+
+    /** The unique-value properties declared with {@link Builder#uniqueProperty(String)}, in that order. */
+    public Set<String> uniqueProperties() {
+        return uniqueProperties;
     }
 
     // ---------------------------------------------------------------- switches
@@ -675,14 +762,19 @@ public final class HubSpotSimulator extends SimulatorServer {
 
     /**
      * Inserts a contact as an import made before the test would: no webhook, server-owned properties
-     * refused, the email still unique. Answers the contact with every property.
+     * refused, the email and unique-value properties still unique. Answers the contact with every property.
      *
-     * @throws IllegalArgumentException for a server-owned property, a value that is not a scalar, or a taken email
+     * @throws IllegalArgumentException for a server-owned property, a value that is not a scalar, or a taken
+     *         email or unique value
      */
     public Map<String, Object> seed(Map<String, ?> properties) {
         Map<String, String> values = helperValues(properties);
         synchronized (lock) {
-            return view(insert(values, null), null);
+            try {
+                return view(insert(values, null), null);
+            } catch (Refused e) {
+                throw javaException(e);
+            }
         }
     }
 
@@ -711,7 +803,7 @@ public final class HubSpotSimulator extends SimulatorServer {
     /**
      * Creates a contact as a person in HubSpot's screens would: the rules apply and webhooks go out.
      *
-     * @throws IllegalArgumentException for a server-owned property, a bad value or a taken email
+     * @throws IllegalArgumentException for a server-owned property, a bad value or a taken email or unique value
      */
     public Map<String, Object> create(Map<String, ?> properties) {
         Map<String, String> values = helperValues(properties);
@@ -777,7 +869,7 @@ public final class HubSpotSimulator extends SimulatorServer {
      * Edits a contact as a person in HubSpot's screens would: property changes go out as webhooks.
      *
      * @throws NoSuchElementException for an unknown, archived or merged-away id
-     * @throws IllegalArgumentException for a server-owned property, a bad value or a taken email
+     * @throws IllegalArgumentException for a server-owned property, a bad value or a taken email or unique value
      */
     public Map<String, Object> update(String id, Map<String, ?> properties) {
         Map<String, String> values = helperValues(properties);
@@ -819,9 +911,7 @@ public final class HubSpotSimulator extends SimulatorServer {
             if (current == null) {
                 throw new NoSuchElementException("No contact " + id);
             }
-            if (!current.archived() && current.email() != null) {
-                liveByEmail.remove(current.email().toLowerCase(Locale.ROOT), current.id());
-            }
+            unindex(current);
         }
     }
 
@@ -829,7 +919,8 @@ public final class HubSpotSimulator extends SimulatorServer {
      * Restores an archived contact from the recycle bin; a {@code contact.restore} webhook goes out.
      *
      * @throws NoSuchElementException for an unknown id
-     * @throws IllegalStateException when it is live, was merged away, or its email is taken meanwhile
+     * @throws IllegalStateException when it is live, was merged away, or its email or a unique value is taken
+     *         meanwhile
      */
     public Map<String, Object> restore(String id) {
         synchronized (lock) {
@@ -850,6 +941,11 @@ public final class HubSpotSimulator extends SimulatorServer {
                 throw new IllegalStateException("Contact " + id + " cannot be restored: its email " + email
                         + " belongs to contact " + liveByEmail.get(email.toLowerCase(Locale.ROOT)));
             }
+            try {
+                checkUnique(current.id(), current.properties());
+            } catch (Refused e) {
+                throw new IllegalStateException("Contact " + id + " cannot be restored: " + e.getMessage(), e);
+            }
             Instant now = stamp();
             Stored restored = new Stored(current.id(), current.properties(), current.createdAt(), now, null, null,
                     current.history());
@@ -863,7 +959,9 @@ public final class HubSpotSimulator extends SimulatorServer {
      * Merges {@code mergedId} into {@code primaryId} as a person in HubSpot would: each property the
      * primary has no value for takes the merged contact's value; when both have an email the primary
      * keeps its own and the other goes into {@code hs_additional_emails}; the primary's
-     * {@code hs_merged_object_ids} gains the merged id. The merged contact is archived (for good: it
+     * {@code hs_merged_object_ids} gains the merged id. Unique-value properties never move: the primary
+     * keeps its own value (or stays without one) and the merged contact's value stays on it, archived, so
+     * the value is free again. The merged contact is archived (for good: it
      * cannot be restored) and its id resolves to the primary on reads from then on. Webhooks: one
      * {@code contact.merge} naming the primary, then a property change on the primary per value moved.
      * Answers the primary.
@@ -895,6 +993,7 @@ public final class HubSpotSimulator extends SimulatorServer {
         synchronized (lock) {
             byId.clear();
             liveByEmail.clear();
+            liveByUnique.values().forEach(Map::clear);
             nextId = 1;
         }
         faults().clear();
@@ -951,8 +1050,12 @@ public final class HubSpotSimulator extends SimulatorServer {
                 throw Refused.emailTaken(taken);
             }
         }
+        // A create refused for a taken unique value names the id it was to get, as HubSpot's does; that
+        // id stays used, so no later contact answers to what a wrong parse of the message would pick.
+        long id = nextId++;
+        checkUnique(id, properties);
         Instant now = stamp();
-        Stored created = new Stored(nextId++, Collections.unmodifiableMap(properties), now, now, null, null,
+        Stored created = new Stored(id, Collections.unmodifiableMap(properties), now, now, null, null,
                 history(Map.of(), properties, now, source));
         put(created);
         if (source != null) {
@@ -986,6 +1089,7 @@ public final class HubSpotSimulator extends SimulatorServer {
                 throw Refused.emailTaken(taken);
             }
         }
+        checkUnique(current.id(), changed);
         Instant now = stamp();
         Stored updated = new Stored(current.id(), Collections.unmodifiableMap(properties), current.createdAt(), now,
                 null, null, history(current.history(), changed, now, source));
@@ -1012,7 +1116,7 @@ public final class HubSpotSimulator extends SimulatorServer {
         Map<String, String> properties = new TreeMap<>(primary.properties());
         Map<String, String> moved = new LinkedHashMap<>();
         merged.properties().forEach((name, value) -> {
-            if (!READ_ONLY.contains(name) && !properties.containsKey(name)) {
+            if (!READ_ONLY.contains(name) && !uniqueProperties.contains(name) && !properties.containsKey(name)) {
                 properties.put(name, value);
                 moved.put(name, value);
             }
@@ -1044,15 +1148,57 @@ public final class HubSpotSimulator extends SimulatorServer {
         return list == null || list.isEmpty() ? value : list + ";" + value;
     }
 
-    /** Stores the new state of a contact and keeps the live email index right. */
+    /** Stores the new state of a contact and keeps the live email and unique-value indexes right. */
     private void put(Stored now) {
         Stored before = byId.put(now.id(), now);
-        if (before != null && !before.archived() && before.email() != null) {
-            liveByEmail.remove(before.email().toLowerCase(Locale.ROOT), before.id());
+        if (before != null) {
+            unindex(before);
         }
-        if (!now.archived() && now.email() != null) {
-            liveByEmail.put(now.email().toLowerCase(Locale.ROOT), now.id());
+        if (!now.archived()) {
+            if (now.email() != null) {
+                liveByEmail.put(now.email().toLowerCase(Locale.ROOT), now.id());
+            }
+            liveByUnique.forEach((name, holders) -> {
+                String value = now.properties().get(name);
+                if (value != null) {
+                    holders.put(value, now.id());
+                }
+            });
         }
+    }
+
+    /** Takes a state of a contact out of the live indexes; an archived one is in none. */
+    private void unindex(Stored s) {
+        if (s.archived()) {
+            return;
+        }
+        if (s.email() != null) {
+            liveByEmail.remove(s.email().toLowerCase(Locale.ROOT), s.id());
+        }
+        liveByUnique.forEach((name, holders) -> {
+            String value = s.properties().get(name);
+            if (value != null) {
+                holders.remove(value, s.id());
+            }
+        });
+    }
+
+    /** 400 when {@code values} give contact {@code id} a unique-value property's value another live contact holds. */
+    private void checkUnique(long id, Map<String, String> values) {
+        for (String name : uniqueProperties) {
+            String value = values.get(name);
+            Long holder = value == null ? null : liveByUnique.get(name).get(value);
+            if (holder != null && holder != id) {
+                throw Refused.valueTaken(portalId, name, value, id, holder);
+            }
+        }
+    }
+
+    /** The live contact whose {@code idProperty} is {@code value}: an email ignoring case, a unique value exactly. */
+    private Stored byIdProperty(String value, String idProperty) {
+        Long id = idProperty.equals("email") ? liveByEmail.get(value.toLowerCase(Locale.ROOT))
+                : liveByUnique.get(idProperty).get(value);
+        return id == null ? null : byId.get(id);
     }
 
     /** The live contact with this id (not following merges); 404 otherwise. */
@@ -1074,27 +1220,26 @@ public final class HubSpotSimulator extends SimulatorServer {
         return s;
     }
 
-    /** The live contact a read names by id (following merges) or by email; null if there is none. */
-    private Stored readable(String idOrEmail, String idProperty) {
-        if ("email".equals(idProperty)) {
-            Long id = liveByEmail.get(idOrEmail.toLowerCase(Locale.ROOT));
-            return id == null ? null : byId.get(id);
+    /** The live contact a read names by id (following merges) or by an idProperty's value; null if there is none. */
+    private Stored readable(String id, String idProperty) {
+        if (idProperty != null) {
+            return byIdProperty(id, idProperty);
         }
-        Long key = parseId(idOrEmail);
+        Long key = parseId(id);
         Stored s = key == null ? null : resolve(key);
         return s == null || s.archived() ? null : s;
     }
 
-    /** The live contact a write names by id (merged-away ids are archived, so not found) or by email. */
-    private Stored writable(String idOrEmail, String idProperty) {
-        if ("email".equals(idProperty)) {
-            Long id = liveByEmail.get(idOrEmail.toLowerCase(Locale.ROOT));
-            if (id == null) {
-                throw Refused.notFound(idOrEmail);
-            }
-            return byId.get(id);
+    /** The live contact a write names by id (merged-away ids are archived, so not found) or by an idProperty value. */
+    private Stored writable(String id, String idProperty) {
+        if (idProperty == null) {
+            return liveContact(id);
         }
-        return liveContact(idOrEmail);
+        Stored s = byIdProperty(id, idProperty);
+        if (s == null) {
+            throw Refused.notFound(id, idProperty);
+        }
+        return s;
     }
 
     private static Long parseId(String id) {
@@ -1369,7 +1514,7 @@ public final class HubSpotSimulator extends SimulatorServer {
                 s = readable(id, idProperty);
             }
             if (s == null) {
-                throw Refused.notFound(id);
+                throw Refused.notFound(id, idProperty);
             }
             return Reply.json(200, view(s, requested));
         }
@@ -1457,7 +1602,7 @@ public final class HubSpotSimulator extends SimulatorServer {
             String id = input.path("id").asText("");
             Stored s = readable(id, idProperty);
             if (s == null) {
-                errors.add(Refused.notFound(id).batchError());
+                errors.add(Refused.notFound(id, idProperty).batchError());
             } else if (answered.add(s.id())) {
                 results.add(view(s, requested, histories));
             }
@@ -1479,7 +1624,7 @@ public final class HubSpotSimulator extends SimulatorServer {
         for (JsonNode input : inputs) {
             String idProperty = idProperty(input.hasNonNull("idProperty") ? input.get("idProperty").asText() : null);
             String id = input.path("id").asText("");
-            if (!seen.add(idProperty == null ? id : id.toLowerCase(Locale.ROOT))) {
+            if (!seen.add(inputKey(id, idProperty))) {
                 throw Refused.invalid("Duplicate IDs found in batch input: " + id + ". Send each contact once");
             }
         }
@@ -1496,32 +1641,33 @@ public final class HubSpotSimulator extends SimulatorServer {
 
     private void batchUpsert(JsonNode inputs, List<Map<String, Object>> results, List<Map<String, Object>> errors) {
         Set<String> seen = new HashSet<>();
+        List<String> idProperties = new ArrayList<>();
         for (JsonNode input : inputs) {
-            if (!"email".equals(input.path("idProperty").asText())) {
-                throw Refused.invalid("Upsert needs \"idProperty\":\"email\" on every input (the simulator upserts by"
-                        + " email only)");
+            String idProperty = upsertIdProperty(input);
+            String id = input.path("id").asText("");
+            if (id.isBlank()) {
+                throw Refused.invalid("Each upsert input needs the " + idProperty + " value as its id");
             }
-            String email = input.path("id").asText("");
-            if (email.isBlank()) {
-                throw Refused.invalid("Each upsert input needs the email as its id");
+            if (!seen.add(inputKey(id, idProperty))) {
+                throw Refused.invalid("Duplicate IDs found in batch input: " + id + ". Send each contact once");
             }
-            if (!seen.add(email.toLowerCase(Locale.ROOT))) {
-                throw Refused.invalid("Duplicate IDs found in batch input: " + email + ". Send each contact once");
-            }
+            idProperties.add(idProperty);
         }
-        for (JsonNode input : inputs) {
-            String email = input.path("id").asText();
+        for (int i = 0; i < inputs.size(); i++) {
+            JsonNode input = inputs.get(i);
+            String idProperty = idProperties.get(i);
+            String id = input.path("id").asText();
             try {
                 Map<String, String> values = new LinkedHashMap<>(properties(input.path("properties")));
-                Long existing = liveByEmail.get(email.toLowerCase(Locale.ROOT));
+                Stored existing = byIdProperty(id, idProperty);
                 Map<String, Object> result = new LinkedHashMap<>();
                 if (existing == null) {
-                    values.putIfAbsent("email", email);
+                    values.putIfAbsent(idProperty, id);
                     checkEmail(values);
                     result.putAll(view(insert(values, API), null));
                     result.put("new", true);
                 } else {
-                    result.putAll(view(change(byId.get(existing), values, API), null));
+                    result.putAll(view(change(existing, values, API), null));
                     result.put("new", false);
                 }
                 results.add(result);
@@ -1529,6 +1675,25 @@ public final class HubSpotSimulator extends SimulatorServer {
                 errors.add(e.batchError());
             }
         }
+    }
+
+    /** An upsert names contacts by email or a unique-value property only: a record id cannot be created. */
+    private String upsertIdProperty(JsonNode input) {
+        String named = input.hasNonNull("idProperty") ? input.get("idProperty").asText() : null;
+        String idProperty = named == null ? null : idProperty(named);
+        if (idProperty == null) {
+            throw Refused.invalid("Upsert needs \"idProperty\" on every input: email or a property with unique values"
+                    + declaredUnique() + ", not " + (named == null ? "none" : "'" + named + "'"));
+        }
+        return idProperty;
+    }
+
+    /** How a batch tells one input's contact from another's: ids and unique values exactly, emails ignoring case. */
+    private static String inputKey(String id, String idProperty) {
+        if (idProperty == null) {
+            return "hs_object_id:" + id;
+        }
+        return idProperty + ":" + (idProperty.equals("email") ? id.toLowerCase(Locale.ROOT) : id);
     }
 
     // ---------------------------------------------------------------- search
@@ -1611,14 +1776,20 @@ public final class HubSpotSimulator extends SimulatorServer {
         }
     }
 
-    private static String idProperty(String idProperty) {
+    /** The idProperty a request names: null for the record id, else email or a declared unique-value property. */
+    private String idProperty(String idProperty) {
         if (idProperty == null || idProperty.isEmpty() || idProperty.equals("hs_object_id")) {
             return null;
         }
-        if (!idProperty.equals("email")) {
-            throw Refused.invalid("idProperty must be email or hs_object_id, not '" + idProperty + "'");
+        if (!idProperty.equals("email") && !uniqueProperties.contains(idProperty)) {
+            throw Refused.invalid("idProperty must be hs_object_id, email or a property with unique values"
+                    + declaredUnique() + ", not '" + idProperty + "'");
         }
         return idProperty;
+    }
+
+    private String declaredUnique() {
+        return uniqueProperties.isEmpty() ? " (none declared)" : " (" + String.join(", ", uniqueProperties) + ")";
     }
 
     private static boolean archivedParam(Map<String, List<String>> query) {
@@ -1942,14 +2113,22 @@ public final class HubSpotSimulator extends SimulatorServer {
         return Clock.tick(Clock.systemUTC(), Duration.ofMillis(1));
     }
 
+    /** What a command line asks for: the simulator to build and how many demo contacts to seed. */
+    record Command(Builder builder, int seed) {
+    }
+
     /**
      * {@code --port=<n>} (0: any free port), {@code --token=<t>}, {@code --seed=<n>},
-     * {@code --webhook-url=<url>}, {@code --client-secret=<s>}, {@code --no-rate-limit}.
+     * {@code --webhook-url=<url>}, {@code --client-secret=<s>}, {@code --no-rate-limit},
+     * {@code --unique-property=<name>[,<name>...]} (repeatable).
+     *
+     * @throws IllegalArgumentException naming the argument that is unknown or wrong
      */
-    public static void main(String[] args) throws InterruptedException {
+    static Command command(String... args) {
         Builder builder = builder();
         int seed = 0;
         for (String arg : args) {
+            boolean known = true;
             try {
                 if (arg.startsWith("--port=")) {
                     builder.port(Integer.parseInt(arg.substring(7)));
@@ -1963,18 +2142,36 @@ public final class HubSpotSimulator extends SimulatorServer {
                     builder.clientSecret(arg.substring(16));
                 } else if (arg.equals("--no-rate-limit")) {
                     builder.rateLimits(false);
+                } else if (arg.startsWith("--unique-property=")) {
+                    for (String name : arg.substring(18).split(",", -1)) {
+                        builder.uniqueProperty(name.trim());
+                    }
                 } else {
-                    usage("unknown argument " + arg);
-                    return;
+                    known = false;
                 }
             } catch (IllegalArgumentException e) {
-                usage(e.getMessage() + " in " + arg);
-                return;
+                throw new IllegalArgumentException(e.getMessage() + " in " + arg, e);
+            }
+            if (!known) {
+                throw new IllegalArgumentException("unknown argument " + arg);
             }
         }
+        return new Command(builder, seed);
+    }
+
+    /** Runs the simulator until Ctrl-C, with the arguments {@link #command(String...)} reads. */
+    public static void main(String[] args) throws InterruptedException {
+        Command command;
+        try {
+            command = command(args);
+        } catch (IllegalArgumentException e) {
+            usage(e.getMessage());
+            return;
+        }
+        int seed = command.seed();
         HubSpotSimulator hs;
         try {
-            hs = builder.build().start();
+            hs = command.builder().build().start();
         } catch (IllegalArgumentException e) {
             usage(e.getMessage());
             return;
@@ -1989,14 +2186,17 @@ public final class HubSpotSimulator extends SimulatorServer {
         System.out.println(hs.baseUrl());
         System.out.println("HubSpot simulator: token " + hs.token() + ", " + seed + " contacts at " + hs.baseUrl()
                 + CONTACTS + "; webhooks to " + (hs.webhooks().target() == null ? "nowhere (--webhook-url=)"
-                : hs.webhooks().target()) + "; counters at " + hs.baseUrl() + "/__sim/stats. Ctrl-C stops it.");
+                : hs.webhooks().target()) + (hs.uniqueProperties().isEmpty() ? "" : "; unique-value properties "
+                + String.join(", ", hs.uniqueProperties())) + "; counters at " + hs.baseUrl()
+                + "/__sim/stats. Ctrl-C stops it.");
         stopped.await();
     }
 
     private static void usage(String problem) {
         System.err.println(problem);
         System.err.println("usage: HubSpotSimulator [--port=<n>] [--token=<token>] [--seed=<n>]"
-                + " [--webhook-url=<url>] [--client-secret=<secret>] [--no-rate-limit]");
+                + " [--webhook-url=<url>] [--client-secret=<secret>] [--no-rate-limit]"
+                + " [--unique-property=<name>[,<name>...]]...");
         System.exit(2);
     }
 }

@@ -648,6 +648,261 @@ class HubSpotSimulatorTest {
         assertThat(hs.live()).extracting(c -> c.get("id")).containsExactly(grace);
     }
 
+    // ---------------------------------------------------------------- unique-value properties
+
+    static final String CRM_ID = "crm_id";
+
+    /** Serves from a simulator declaring crm_id and legacy_id unique, in place of the default one. */
+    void declareUnique() {
+        hs.stop();
+        hs = HubSpotSimulator.builder().token(TOKEN).clock(clock).uniqueProperty(CRM_ID).uniqueProperty("legacy_id")
+                .build().start();
+        api = new Http(hs.port()).withHeader("Authorization", "Bearer " + TOKEN);
+    }
+
+    static String taken(String value, String onId, String holderId) {
+        return "Cannot set PropertyValueCoordinates{portalId=" + HubSpotSimulator.DEFAULT_PORTAL_ID
+                + ", objectTypeId=ObjectTypeId{legacyObjectType=CONTACT}, propertyName=" + CRM_ID + ", value=" + value
+                + "} on " + onId + ". " + holderId + " already has that value.";
+    }
+
+    @Test
+    void aCreateTakingAnotherContactsUniqueValueIs400NamingTheIdItWouldGetAndTheHolder() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7");
+
+        JsonNode refused = error(api.post(CONTACTS, createBody("email", "grace@example.com", CRM_ID, "A-7")), 400,
+                "VALIDATION_ERROR");
+
+        assertThat(refused.get("message").asText()).isEqualTo(taken("A-7", "2", ada));
+        assertThat(hs.findByEmail("grace@example.com")).isEmpty();
+        // The refused create used up id 2; values compare exactly, so another case is another value.
+        assertThat(create("email", "grace@example.com", CRM_ID, "a-7")).isEqualTo("3");
+        assertThatThrownBy(() -> hs.seed(props(CRM_ID, "A-7"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("already has that value");
+        assertThatThrownBy(() -> hs.create(props(CRM_ID, "A-7"))).isInstanceOf(IllegalArgumentException.class);
+        assertThat(hs.live()).hasSize(2);
+    }
+
+    @Test
+    void anUpdateTakingAnotherContactsUniqueValueIs400AndChangesNothing() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7");
+        String grace = create("email", "grace@example.com", CRM_ID, "G-1", "firstname", "Grace");
+
+        JsonNode refused = error(api.patch(CONTACTS + "/" + grace, createBody(CRM_ID, "A-7", "firstname", "Amazing")),
+                400, "VALIDATION_ERROR");
+
+        assertThat(refused.get("message").asText()).isEqualTo(taken("A-7", grace, ada));
+        Map<String, Object> unchanged = hs.find(grace).orElseThrow();
+        assertThat(HubSpotSimulator.property(unchanged, CRM_ID)).isEqualTo("G-1");
+        assertThat(HubSpotSimulator.property(unchanged, "firstname")).isEqualTo("Grace");
+        // Writing a contact's own value is no conflict, and a cleared value is free for another.
+        ok(api.patch(CONTACTS + "/" + ada, createBody(CRM_ID, "A-7", "firstname", "Ada")), 200);
+        assertThatThrownBy(() -> hs.update(grace, props(CRM_ID, "A-7"))).isInstanceOf(IllegalArgumentException.class);
+        ok(api.patch(CONTACTS + "/" + ada, createBody(CRM_ID, "")), 200);
+        ok(api.patch(CONTACTS + "/" + grace, createBody(CRM_ID, "A-7")), 200);
+    }
+
+    @Test
+    void batchInputsTakingAUniqueValueFailAloneAs207() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7");
+        String grace = create("email", "grace@example.com");
+
+        JsonNode created = ok(api.post(CONTACTS + "/batch/create", json(Map.of("inputs", List.of(
+                Map.of("properties", props("email", "alan@example.com", CRM_ID, "B-1")),
+                Map.of("properties", props("email", "edsger@example.com", CRM_ID, "A-7")),
+                Map.of("properties", props("email", "barbara@example.com", CRM_ID, "B-1")))))), 207);
+        assertThat(created.get("results")).extracting(r -> r.get("properties").get("email").asText())
+                .containsExactly("alan@example.com");
+        assertThat(created.get("numErrors").asInt()).isEqualTo(2);
+        assertThat(created.get("errors")).extracting(e -> e.get("category").asText())
+                .containsOnly("VALIDATION_ERROR");
+        String alan = created.get("results").get(0).get("id").asText();
+        assertThat(created.get("errors")).extracting(e -> e.get("message").asText()).satisfiesExactly(
+                m -> assertThat(m).endsWith(". " + ada + " already has that value."),
+                m -> assertThat(m).endsWith(". " + alan + " already has that value."));
+
+        JsonNode updated = ok(api.post(CONTACTS + "/batch/update", json(Map.of("inputs", List.of(
+                Map.of("id", ada, "properties", props("jobtitle", "Countess")),
+                Map.of("id", grace, "properties", props(CRM_ID, "B-1")))))), 207);
+        assertThat(ids(updated.get("results"))).containsExactly(ada);
+        assertThat(updated.get("errors").get(0).get("message").asText()).isEqualTo(taken("B-1", grace, alan));
+
+        JsonNode upserted = ok(api.post(CONTACTS + "/batch/upsert", json(Map.of("inputs", List.of(
+                Map.of("id", "grace@example.com", "idProperty", "email", "properties", props(CRM_ID, "A-7")),
+                Map.of("id", "linus@example.com", "idProperty", "email", "properties", props(CRM_ID, "A-7")),
+                Map.of("id", "ada@example.com", "idProperty", "email", "properties", props("lastname", "King")))))),
+                207);
+        assertThat(ids(upserted.get("results"))).containsExactly(ada);
+        assertThat(upserted.get("numErrors").asInt()).isEqualTo(2);
+        assertThat(hs.findByEmail("linus@example.com")).isEmpty();
+        assertThat(HubSpotSimulator.property(hs.find(grace).orElseThrow(), CRM_ID)).isNull();
+    }
+
+    @Test
+    void archivingFreesAUniqueValueAndItsFormerHolderCannotBeRestoredOnceItIsTaken() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7");
+        assertThat(api.delete(CONTACTS + "/" + ada).status()).isEqualTo(204);
+
+        String grace = create("email", "grace@example.com", CRM_ID, "A-7");
+
+        assertThat(ok(api.get(CONTACTS + "/A-7?idProperty=" + CRM_ID), 200).get("id").asText()).isEqualTo(grace);
+        assertThatThrownBy(() -> hs.restore(ada)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining(grace + " already has that value");
+        api.post(CONTACTS + "/batch/archive", json(Map.of("inputs", List.of(Map.of("id", grace)))));
+        assertThat(HubSpotSimulator.property(hs.restore(ada), CRM_ID)).isEqualTo("A-7");
+        error(api.post(CONTACTS, createBody(CRM_ID, "A-7")), 400, "VALIDATION_ERROR");
+    }
+
+    @Test
+    void aUniquePropertyNamesTheContactToReadOrPatchByItsExactValue() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7", "legacy_id", "L 1/2");
+
+        JsonNode read = ok(api.get(CONTACTS + "/A-7?idProperty=" + CRM_ID + "&properties=" + CRM_ID), 200);
+        assertThat(read.get("id").asText()).isEqualTo(ada);
+        assertThat(read.get("properties").get(CRM_ID).asText()).isEqualTo("A-7");
+        assertThat(ok(api.get(CONTACTS + "/" + enc("L 1/2").replace("+", "%20") + "?idProperty=legacy_id"), 200)
+                .get("id").asText()).isEqualTo(ada);
+        JsonNode missing = error(api.get(CONTACTS + "/a-7?idProperty=" + CRM_ID), 404, "OBJECT_NOT_FOUND");
+        assertThat(missing.get("context").get("ids").get(0).asText()).isEqualTo("a-7");
+        error(api.get(CONTACTS + "/" + ada + "?idProperty=" + CRM_ID), 404, "OBJECT_NOT_FOUND");
+
+        JsonNode patched = ok(api.patch(CONTACTS + "/A-7?idProperty=" + CRM_ID, createBody("jobtitle", "Countess")),
+                200);
+        assertThat(patched.get("id").asText()).isEqualTo(ada);
+        assertThat(HubSpotSimulator.property(hs.find(ada).orElseThrow(), "jobtitle")).isEqualTo("Countess");
+        error(api.patch(CONTACTS + "/Z-9?idProperty=" + CRM_ID, createBody("jobtitle", "X")), 404, "OBJECT_NOT_FOUND");
+    }
+
+    @Test
+    void batchReadByAUniquePropertyAnswersItWhenAskedForAndReportsUnheldValuesAs207() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7", "firstname", "Ada");
+        String grace = create("email", "grace@example.com", CRM_ID, "G-1");
+
+        JsonNode read = ok(api.post(CONTACTS + "/batch/read", json(Map.of("idProperty", CRM_ID, "properties",
+                List.of(CRM_ID, "firstname"), "inputs", List.of(Map.of("id", "G-1"), Map.of("id", "Z-9"),
+                        Map.of("id", "A-7"))))), 207);
+
+        assertThat(ids(read.get("results"))).containsExactly(grace, ada);
+        assertThat(read.get("results")).extracting(r -> r.get("properties").get(CRM_ID).asText())
+                .containsExactly("G-1", "A-7");
+        assertThat(read.get("numErrors").asInt()).isEqualTo(1);
+        JsonNode missing = read.get("errors").get(0);
+        assertThat(missing.get("category").asText()).isEqualTo("OBJECT_NOT_FOUND");
+        assertThat(missing.get("context").get("ids").get(0).asText()).isEqualTo("Z-9");
+        // Not asked for, the property is not answered, as any property.
+        JsonNode plain = ok(api.post(CONTACTS + "/batch/read", json(Map.of("idProperty", CRM_ID,
+                "inputs", List.of(Map.of("id", "A-7"))))), 200);
+        assertThat(plain.get("results").get(0).get("properties").has(CRM_ID)).isFalse();
+    }
+
+    @Test
+    void batchUpdateAndUpsertNameContactsByAUniqueProperty() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7");
+
+        JsonNode updated = ok(api.post(CONTACTS + "/batch/update", json(Map.of("inputs", List.of(
+                Map.of("id", "A-7", "idProperty", CRM_ID, "properties", props("jobtitle", "Countess")),
+                Map.of("id", "Z-9", "idProperty", CRM_ID, "properties", props("jobtitle", "Nobody")))))), 207);
+        assertThat(ids(updated.get("results"))).containsExactly(ada);
+        assertThat(updated.get("errors").get(0).get("category").asText()).isEqualTo("OBJECT_NOT_FOUND");
+        assertThat(HubSpotSimulator.property(hs.find(ada).orElseThrow(), "jobtitle")).isEqualTo("Countess");
+        error(api.post(CONTACTS + "/batch/update", json(Map.of("inputs", List.of(
+                Map.of("id", "A-7", "idProperty", CRM_ID, "properties", props("firstname", "A")),
+                Map.of("id", "A-7", "idProperty", CRM_ID, "properties", props("firstname", "B")))))), 400,
+                "VALIDATION_ERROR");
+
+        JsonNode upserted = ok(api.post(CONTACTS + "/batch/upsert", json(Map.of("inputs", List.of(
+                Map.of("id", "A-7", "idProperty", CRM_ID, "properties", props("lastname", "King")),
+                Map.of("id", "N-1", "idProperty", CRM_ID, "properties", props("email", "grace@example.com")),
+                Map.of("id", "alan@example.com", "idProperty", "email", "properties", props(CRM_ID, "T-1")))))),
+                200);
+        JsonNode results = upserted.get("results");
+        assertThat(results.get(0).get("id").asText()).isEqualTo(ada);
+        assertThat(results.get(0).get("new").asBoolean()).isFalse();
+        assertThat(results.get(0).get("properties").get("lastname").asText()).isEqualTo("King");
+        assertThat(results.get(1).get("new").asBoolean()).isTrue();
+        assertThat(results.get(1).get("properties").get(CRM_ID).asText()).isEqualTo("N-1");
+        assertThat(results.get(1).get("properties").get("email").asText()).isEqualTo("grace@example.com");
+        assertThat(results.get(2).get("properties").get(CRM_ID).asText()).isEqualTo("T-1");
+        error(api.post(CONTACTS + "/batch/upsert", json(Map.of("inputs", List.of(
+                Map.of("id", "Q-1", "idProperty", CRM_ID), Map.of("id", "Q-1", "idProperty", CRM_ID))))), 400,
+                "VALIDATION_ERROR");
+        assertThat(hs.live()).hasSize(3);
+    }
+
+    @Test
+    void anUndeclaredIdPropertyIsRefusedWhereverAnIdPropertyIsTaken() {
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7", "phone", "+14155552671");
+        // Undeclared here: a property with a value is not unique for that.
+        error(api.get(CONTACTS + "/A-7?idProperty=" + CRM_ID), 400, "VALIDATION_ERROR");
+        declareUnique();
+        create("email", "ada@example.com", "phone", "+14155552671");
+        String phone = enc("+14155552671");
+
+        error(api.get(CONTACTS + "/" + phone + "?idProperty=phone"), 400, "VALIDATION_ERROR");
+        error(api.patch(CONTACTS + "/" + phone + "?idProperty=phone", createBody("jobtitle", "X")), 400,
+                "VALIDATION_ERROR");
+        error(api.post(CONTACTS + "/batch/read", json(Map.of("idProperty", "phone",
+                "inputs", List.of(Map.of("id", "+14155552671"))))), 400, "VALIDATION_ERROR");
+        error(api.post(CONTACTS + "/batch/update", json(Map.of("inputs", List.of(Map.of("id", "+14155552671",
+                "idProperty", "phone", "properties", props("jobtitle", "X")))))), 400, "VALIDATION_ERROR");
+        for (String idProperty : List.of("phone", "hs_object_id")) {
+            error(api.post(CONTACTS + "/batch/upsert", json(Map.of("inputs", List.of(Map.of("id", ada,
+                    "idProperty", idProperty, "properties", props("jobtitle", "X")))))), 400, "VALIDATION_ERROR");
+        }
+        assertThat(hs.live()).hasSize(1);
+        assertThat(HubSpotSimulator.property(hs.live().get(0), "jobtitle")).isNull();
+    }
+
+    @Test
+    void aMergeKeepsTheSurvivorsUniqueValueAndDropsTheMergedContacts() {
+        declareUnique();
+        String ada = create("email", "ada@example.com", CRM_ID, "A-7");
+        String dup = create("email", "ada.l@example.com", CRM_ID, "D-1", "phone", "+14155552671");
+        String grace = create("email", "grace@example.com");
+        String dup2 = create("email", "grace.h@example.com", CRM_ID, "E-1");
+
+        JsonNode survivor = ok(api.post(CONTACTS + "/merge", json(Map.of("primaryObjectId", ada,
+                "objectIdToMerge", dup))), 200);
+        Map<String, Object> withoutOwn = hs.merge(grace, dup2);
+
+        assertThat(survivor.get("properties").get(CRM_ID).asText()).isEqualTo("A-7");
+        assertThat(survivor.get("properties").get("phone").asText()).isEqualTo("+14155552671");
+        assertThat(HubSpotSimulator.property(withoutOwn, CRM_ID)).as("not even when the survivor has none").isNull();
+        assertThat(HubSpotSimulator.property(hs.find(dup).orElseThrow(), CRM_ID)).isEqualTo("D-1");
+        // The merged contacts' values are free again.
+        String other = create("email", "other@example.com", CRM_ID, "D-1");
+        assertThat(ok(api.get(CONTACTS + "/D-1?idProperty=" + CRM_ID), 200).get("id").asText()).isEqualTo(other);
+        error(api.get(CONTACTS + "/E-1?idProperty=" + CRM_ID), 404, "OBJECT_NOT_FOUND");
+    }
+
+    @Test
+    void theCommandLineDeclaresUniquePropertiesRepeatedOrCommaSeparated() {
+        HubSpotSimulator.Command command = HubSpotSimulator.command("--seed=3",
+                "--unique-property=crm_id,legacy_id", "--unique-property=erp_id");
+
+        assertThat(command.seed()).isEqualTo(3);
+        assertThat(command.builder().build().uniqueProperties()).containsExactly("crm_id", "legacy_id", "erp_id");
+        assertThat(HubSpotSimulator.command().builder().build().uniqueProperties()).isEmpty();
+        assertThatThrownBy(() -> HubSpotSimulator.command("--unique-property="))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("in --unique-property=");
+        assertThatThrownBy(() -> HubSpotSimulator.command("--unique-property=email"))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> HubSpotSimulator.command("--unique-properties=crm_id"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("unknown argument --unique-properties=crm_id");
+        HubSpotSimulator.Builder ten = HubSpotSimulator.builder();
+        IntStream.range(0, HubSpotSimulator.MAX_UNIQUE_PROPERTIES).forEach(i -> ten.uniqueProperty("id_" + i));
+        ten.uniqueProperty("id_0");
+        assertThatThrownBy(() -> ten.uniqueProperty("id_10")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at most 10");
+    }
+
     // ---------------------------------------------------------------- search
 
     @Test
