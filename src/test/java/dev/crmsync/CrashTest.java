@@ -101,7 +101,7 @@ class CrashTest {
     private void crashAndRestart(String database, Map<String, String> dbProperties, Map<String, String> environment,
                                  Store store) throws Exception {
         SalesforceSimulator sf = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).build().start();
-        HubSpotSimulator hs = HubSpotSimulator.builder().token("crash-hubspot-token").clientSecret(HUBSPOT_SECRET)
+        HubSpotSimulator hs = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("crash-hubspot-token").clientSecret(HUBSPOT_SECRET)
                 .propertyChangesOnCreate(false).webhookFlushInterval(Duration.ofMillis(100))
                 .webhookRetryDelay(Duration.ofMillis(500)).build().start();
         PipedriveSimulator pd = PipedriveSimulator.builder().apiToken("crash-pipedrive-token")

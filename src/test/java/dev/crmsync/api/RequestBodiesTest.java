@@ -38,7 +38,7 @@ class RequestBodiesTest {
     static final String SECRET = "hubspot-client-secret-for-body-tests";
     static final String HOOK_USER = "pipedrive-hooks";
     static final String HOOK_PASSWORD = "hook-secret-" + UUID.randomUUID();
-    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(SECRET).build().start();
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("hs-token").clientSecret(SECRET).build().start();
     static final PipedriveSimulator PD = PipedriveSimulator.builder().apiToken("pd-token").build().start();
 
     @DynamicPropertySource

@@ -40,7 +40,7 @@ final class Crms implements AutoCloseable {
     }
 
     static HubSpotSimulator hubspot(boolean rateLimits, Duration webhookFlush) {
-        return HubSpotSimulator.builder().token("bench-hubspot").clientSecret(HUBSPOT_SECRET).threads(4)
+        return HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("bench-hubspot").clientSecret(HUBSPOT_SECRET).threads(4)
                 .rateLimits(rateLimits).dailyLimit(NO_DAILY_LIMIT).webhookFlushInterval(webhookFlush).build().start();
     }
 

@@ -156,7 +156,7 @@ public final class ConvergenceRun {
                 (int) Math.max(10, settings.rate() * 5));
         Model model = new Model();
         SalesforceSimulator sf = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).build().start();
-        HubSpotSimulator hs = HubSpotSimulator.builder().token("converge-hubspot-token").clientSecret(Service.HUBSPOT_SECRET)
+        HubSpotSimulator hs = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("converge-hubspot-token").clientSecret(Service.HUBSPOT_SECRET)
                 .webhookFlushInterval(Duration.ofMillis(100)).webhookRetryDelay(Duration.ofMillis(500)).build().start();
         // Pipedrive's own retry delays (3 s, 30 s, 150 s) would hold every later event for minutes; these
         // still outlast a restart of the service's JVM

@@ -59,7 +59,7 @@ class SystemHealthTest {
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
     static final GenericCrmSimulator CRM2 = GenericCrmSimulator.builder().token("token-crm2").build().start();
     static final String HS_SECRET = "health-hubspot-secret";
-    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(HS_SECRET)
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("hs-token").clientSecret(HS_SECRET)
             .webhookFlushInterval(Duration.ofMillis(50)).build().start();
 
     @DynamicPropertySource

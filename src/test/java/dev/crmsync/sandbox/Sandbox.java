@@ -112,7 +112,7 @@ public final class Sandbox {
 
     /** Five of the demo people, seeded without webhooks; what changes afterwards arrives by webhook. */
     private static HubSpotSimulator startHubSpot() {
-        HubSpotSimulator hubspot = HubSpotSimulator.builder().port(HUBSPOT_PORT).token("sandbox-hubspot")
+        HubSpotSimulator hubspot = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).port(HUBSPOT_PORT).token("sandbox-hubspot")
                 .clientSecret(HUBSPOT_SECRET).webhookTarget(serviceUrl() + "/webhooks/hubspot").build().start();
         for (int i = 2; i < 12; i += 2) {
             hubspot.seed(HubSpotSimulator.demoContact(i));

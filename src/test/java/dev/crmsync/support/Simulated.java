@@ -25,6 +25,9 @@ public final class Simulated {
     /** The external id field the Salesforce mappings keep the hub id in ({@code hubId}), as an org would declare it. */
     public static final String SALESFORCE_HUB_ID = "CrmSync_Id__c";
 
+    /** The unique-value contact property the HubSpot mapping keeps the hub id in (its {@code hubId}). */
+    public static final String HUBSPOT_HUB_ID = "crmsync_id";
+
     private Simulated() {
     }
 

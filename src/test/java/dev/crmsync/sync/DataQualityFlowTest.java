@@ -59,7 +59,7 @@ class DataQualityFlowTest {
     static final String HOOK_PASSWORD = "hook-secret-" + UUID.randomUUID();
     static final String SECRET = "hubspot-client-secret-for-tests";
     static final PipedriveSimulator PD = PipedriveSimulator.builder().apiToken("pd-token").build().start();
-    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(SECRET).build().start();
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("hs-token").clientSecret(SECRET).build().start();
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
     static final ListingCrm CRM2 = new ListingCrm();
 
@@ -298,10 +298,13 @@ class DataQualityFlowTest {
 
     // helpers
 
-    /** Every change of the record applied (none failed), and none of them in dead letters. */
+    /**
+     * Every change of the record applied (none failed), and none of them in dead letters; the echo of the
+     * test's last write may still be on its way in when this is called.
+     */
     void assertAppliedWithoutDeadLetter(String system, String externalId) {
-        assertThat(jdbc.queryForList("SELECT DISTINCT state FROM inbox WHERE source_system = ? AND external_id = ?",
-                String.class, system, externalId)).containsExactly("done");
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(jdbc.queryForList("SELECT DISTINCT state FROM inbox "
+                + "WHERE source_system = ? AND external_id = ?", String.class, system, externalId)).containsExactly("done"));
         assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM dead_letter d JOIN inbox i ON i.id = d.inbox_id "
                 + "WHERE i.source_system = ? AND i.external_id = ?", Long.class, system, externalId)).isZero();
     }

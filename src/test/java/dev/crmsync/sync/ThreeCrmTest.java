@@ -42,7 +42,7 @@ class ThreeCrmTest {
     static final String PD_USER = "pd-hooks";
     static final String PD_PASSWORD = "pd-hooks-password";
     static final SalesforceSimulator SF = SalesforceSimulator.builder().externalIdField(Simulated.SALESFORCE_HUB_ID).build().start();
-    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(HS_SECRET)
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("hs-token").clientSecret(HS_SECRET)
             .webhookFlushInterval(Duration.ofMillis(50)).build().start();
     static final PipedriveSimulator PD = PipedriveSimulator.builder().apiToken("pd-token")
             .webhookRetryDelays(Duration.ofMillis(200), Duration.ofSeconds(1)).build().start();

@@ -18,6 +18,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
@@ -47,7 +49,11 @@ public class HubSpotClient implements CrmClient {
     /** 429s one call waits out before it fails like any error. */
     static final int MAX_WAITS = 10;
     private static final String CONTACTS = "/crm/v3/objects/contacts";
-    private static final Pattern EXISTING_ID = Pattern.compile("Existing ID: (\\d+)");
+    /**
+     * The contact that holds a value a create would duplicate: a taken email's 409 names it ("Existing ID:
+     * 12"), a taken unique value's 400 too ("... on 15. 12 already has that value.").
+     */
+    private static final Pattern EXISTING_ID = Pattern.compile("Existing ID: (\\d+)|(\\d+) already has that value");
 
     private final String name;
     private final Mappings mappings;
@@ -195,12 +201,13 @@ public class HubSpotClient implements CrmClient {
         // the hub's non-empty values are sent, so what only HubSpot knows stays; a person it had is
         // then merged back like a polled record (found). A create without an email is sent on its own.
         List<Delivery> creates = pending.stream().filter(d -> d.getOperation().equals("create") && d.getEmail() != null).toList();
-        for (List<Delivery> chunk : chunks(creates)) {
+        findCarrying(creates);
+        for (List<Delivery> chunk : chunks(creates.stream().filter(Delivery::isPending).toList())) {
             ObjectNode body = json.createObjectNode();
             ArrayNode inputs = body.putArray("inputs");
             for (Delivery delivery : chunk) {
                 ObjectNode values = json.createObjectNode();
-                delivery.getPayload().path("properties").properties().forEach(p -> {
+                keyed(delivery).path("properties").properties().forEach(p -> {
                     if (!p.getValue().isNull()) {
                         values.set(p.getKey(), p.getValue());
                     }
@@ -253,18 +260,26 @@ public class HubSpotClient implements CrmClient {
         }
     }
 
-    /** One create: HubSpot's 409 names the contact that has the email, which is linked instead. */
+    /**
+     * One create: HubSpot's refusal names the contact that has the email (409) or the hub id (400, a
+     * first try that reached HubSpot), which is linked instead.
+     */
     @Override
     public void create(Delivery delivery) {
+        findCarrying(List.of(delivery));
+        if (!delivery.isPending()) {
+            return;
+        }
         try {
-            JsonNode created = call("POST", CONTACTS, delivery.getPayload(), "create", false);
+            JsonNode created = call("POST", CONTACTS, keyed(delivery), "create", false);
             delivery.sent(created.path("id").asText(), created, false);
         } catch (RemoteCallException e) {
             Matcher existing = EXISTING_ID.matcher(String.valueOf(e.getMessage()));
-            if (e.status() != 409 || !existing.find()) {
+            if (e.status() != 409 && e.status() != 400 || !existing.find()) {
                 throw e;
             }
-            Map<String, JsonNode> found = fetch(delivery.getObjectType(), List.of(existing.group(1)));
+            String holder = existing.group(1) != null ? existing.group(1) : existing.group(2);
+            Map<String, JsonNode> found = fetch(delivery.getObjectType(), List.of(holder));
             if (found.isEmpty()) {
                 throw e;
             }
@@ -312,14 +327,68 @@ public class HubSpotClient implements CrmClient {
         delivery.sent(delivery.getExternalId(), null, false);
     }
 
+    /**
+     * Marks the retried creates whose first try reached HubSpot found: the record that try made carries
+     * the person's hub id in the mapping's unique-value property, whatever was edited there since (its
+     * email, which the upsert goes by). One batch read by that property per 100, for retries only.
+     */
+    private void findCarrying(List<Delivery> creates) {
+        List<Delivery> retried = creates.stream().filter(Delivery::isPending).filter(Delivery::isRetried).toList();
+        if (retried.isEmpty()) {
+            return;
+        }
+        String objectType = retried.get(0).getObjectType();
+        String key = hubIdProperty(objectType);
+        if (key == null) {
+            return;
+        }
+        for (List<Delivery> chunk : chunks(retried)) {
+            ObjectNode read = json.createObjectNode().put("idProperty", key);
+            ArrayNode inputs = read.putArray("inputs");
+            chunk.forEach(d -> inputs.addObject().put("id", d.getContactId()));
+            properties(objectType).forEach(read.putArray("properties")::add);
+            JsonNode reply = call("POST", CONTACTS + "/batch/read", read, "find-carrying", false);
+            Map<String, JsonNode> byHubId = new HashMap<>();
+            reply.path("results").forEach(r -> byHubId.put(r.path("properties").path(key).asText(), r));
+            for (Delivery delivery : chunk) {
+                JsonNode record = byHubId.get(delivery.getContactId());
+                if (record != null) {
+                    delivery.found(record.path("id").asText(), delivery.getObjectType(), record);
+                }
+            }
+        }
+    }
+
+    /** A create's properties, with the person's hub id where the mapping keeps it. */
+    private ObjectNode keyed(Delivery delivery) {
+        ObjectNode payload = delivery.getPayload().deepCopy();
+        FieldPath key = mappings.get(name + "-" + delivery.getObjectType()).hubId();
+        if (key != null) {
+            key.write(payload, TextNode.valueOf(delivery.getContactId()));
+        }
+        return payload;
+    }
+
+    /** The unique-value property the mapping keeps the hub id in, or null. */
+    private String hubIdProperty(String objectType) {
+        FieldPath key = mappings.get(name + "-" + objectType).hubId();
+        return key == null ? null : property(key);
+    }
+
     /** The HubSpot properties the object's mapping reads: what searches and reads ask for. */
     private List<String> properties(String objectType) {
         Mapping mapping = mappings.get(name + "-" + objectType);
         Set<String> names = new LinkedHashSet<>(List.of("email", "lastmodifieddate"));
-        mapping.fields().stream().filter(f -> f.direction().inbound()).map(f -> f.remote().toString())
-                .filter(path -> path.startsWith("properties.")).map(path -> path.substring("properties.".length()))
-                .forEach(names::add);
+        mapping.fields().stream().filter(f -> f.direction().inbound()).map(f -> property(f.remote()))
+                .filter(java.util.Objects::nonNull).forEach(names::add);
+        Optional.ofNullable(hubIdProperty(objectType)).ifPresent(names::add);
         return List.copyOf(names);
+    }
+
+    /** The property a path into a contact names ({@code properties.email}: email), or null. */
+    private static String property(FieldPath path) {
+        String text = path.toString();
+        return text.startsWith("properties.") ? text.substring("properties.".length()) : null;
     }
 
     /**

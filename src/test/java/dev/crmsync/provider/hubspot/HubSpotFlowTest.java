@@ -14,7 +14,9 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 
 import javax.crypto.Mac;
@@ -51,7 +53,8 @@ import org.springframework.test.context.DynamicPropertySource;
 class HubSpotFlowTest {
 
     static final String SECRET = "hubspot-client-secret-for-tests";
-    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(SECRET)
+    static final String HUB_ID = Simulated.HUBSPOT_HUB_ID;
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("hs-token").clientSecret(SECRET)
             .webhookFlushInterval(Duration.ofMillis(50)).build().start();
     static final GenericCrmSimulator CRM1 = GenericCrmSimulator.builder().token("token-crm1").build().start();
 
@@ -207,6 +210,60 @@ class HubSpotFlowTest {
         await().atMost(PATIENCE).until(() -> count("SELECT COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed')") == 0);
         assertThat(HS.calls("POST /crm/v3/objects/contacts/batch/read") - reads).as("reads of the merged person only")
                 .isLessThanOrEqualTo(2);
+    }
+
+    @Test
+    void aCreateRetriedAfterItsFirstTryReachedHubSpotLinksThatContactThoughItsEmailChangedThere() throws Exception {
+        long reads = HS.calls("POST /crm/v3/objects/contacts/batch/read");
+        createWhoseFirstTryReachedHubSpot(true);
+        assertThat(HS.calls("POST /crm/v3/objects/contacts/batch/read") - reads).as("the look-up by hub id").isPositive();
+    }
+
+    @Test
+    void aCreateNotKnownAsRetriedLinksTheContactHubSpotSaysHoldsItsHubId() throws Exception {
+        createWhoseFirstTryReachedHubSpot(false);
+        assertThat(HS.requests("POST /crm/v3/objects/contacts")).as("the create refused for the taken hub id")
+                .anyMatch(r -> r.status() == 400);
+    }
+
+    /**
+     * The first try of a create made the contact and its answer was lost with the instance that claimed
+     * it (the outbox row shows the claim when {@code claimed}); then a person changed the contact's email in
+     * HubSpot. The create's next try links that contact instead of making a second.
+     */
+    void createWhoseFirstTryReachedHubSpot(boolean claimed) throws Exception {
+        camel.getRouteController().stopRoute("hubspot-deliver");
+        String email = email("retried");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Retried\","
+                + "\"title\":\"Clerk\"}").json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> count("SELECT COUNT(*) FROM outbox WHERE contact_id = '" + hubId
+                + "' AND target_system = 'hubspot'") == 1);
+        if (claimed) {
+            jdbc.update("UPDATE outbox SET attempts = 1 WHERE contact_id = ? AND target_system = 'hubspot'", hubId);
+        }
+        String changed = email("renamed");
+        String hsId = id(HS.seed(Map.of("email", changed, "lastname", "Retried", "jobtitle", "Clerk", HUB_ID, hubId)));
+        camel.getRouteController().startRoute("hubspot-deliver");
+
+        await().atMost(PATIENCE).until(() -> links(hubId).contains("hubspot:contact:" + hsId));
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(api.get("/api/contacts/" + hubId).json().get("email").asText()).isEqualTo(changed));
+        assertThat(HS.live()).filteredOn(c -> hubId.equals(property(c, HUB_ID))).hasSize(1);
+        assertThat(HS.live()).noneMatch(c -> email.equalsIgnoreCase(String.valueOf(property(c, "email"))));
+        assertThat(liveIn(CRM1, changed)).containsEntry("Title", "Clerk");
+        assertThat(count("SELECT COUNT(*) FROM dead_letter d JOIN outbox o ON o.id = d.outbox_id WHERE o.contact_id = '"
+                + hubId + "'")).isZero();
+    }
+
+    @Test
+    void aCreateCarriesThePersonsHubId() {
+        String email = email("keyed");
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email + "\",\"lastName\":\"Keyed\"}")
+                .json().get("id").asText();
+
+        Map<String, Object> contact = await().atMost(PATIENCE).until(() -> HS.live().stream()
+                .filter(c -> email.equals(property(c, "email"))).findFirst(), Optional::isPresent).orElseThrow();
+        assertThat(property(contact, HUB_ID)).isEqualTo(hubId);
     }
 
     @Test
@@ -384,5 +441,10 @@ class HubSpotFlowTest {
 
     long count(String sql) {
         return jdbc.queryForObject(sql, Long.class);
+    }
+
+    List<String> links(String contactId) {
+        return jdbc.queryForList("SELECT system || ':' || object_type || ':' || external_id FROM contact_link "
+                + "WHERE contact_id = ? ORDER BY system", String.class, contactId);
     }
 }

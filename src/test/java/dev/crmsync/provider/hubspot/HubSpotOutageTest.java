@@ -33,7 +33,7 @@ import org.springframework.test.context.DynamicPropertySource;
 class HubSpotOutageTest {
 
     static final String SECRET = "hubspot-outage-secret";
-    static final HubSpotSimulator HS = HubSpotSimulator.builder().token("hs-token").clientSecret(SECRET).build().start();
+    static final HubSpotSimulator HS = HubSpotSimulator.builder().uniqueProperty(Simulated.HUBSPOT_HUB_ID).token("hs-token").clientSecret(SECRET).build().start();
     static final Duration OUTAGE = Duration.ofSeconds(60);
 
     @DynamicPropertySource
