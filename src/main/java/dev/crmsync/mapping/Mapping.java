@@ -155,6 +155,15 @@ public record Mapping(String file, String provider, String object, FieldPath rem
         return times;
     }
 
+    /** A create's remote fields with the person's hub id written where {@link #hubId()} keeps it (none: as they are). */
+    public ObjectNode keyed(ObjectNode payload, String hubIdValue) {
+        ObjectNode keyed = payload.deepCopy();
+        if (hubId != null) {
+            hubId.write(keyed, JSON.getNodeFactory().textNode(hubIdValue));
+        }
+        return keyed;
+    }
+
     /** Whether some inbound field can be dated on its own (see {@link Field#modified()}). */
     public boolean datesFields() {
         return fields.stream().anyMatch(f -> f.direction().inbound() && f.modified() != null);

@@ -18,7 +18,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.node.TextNode;
 import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
@@ -359,14 +358,9 @@ public class HubSpotClient implements CrmClient {
         }
     }
 
-    /** A create's properties, with the person's hub id where the mapping keeps it. */
+    /** A create's fields, with the person's hub id where the mapping keeps it. */
     private ObjectNode keyed(Delivery delivery) {
-        ObjectNode payload = delivery.getPayload().deepCopy();
-        FieldPath key = mappings.get(name + "-" + delivery.getObjectType()).hubId();
-        if (key != null) {
-            key.write(payload, TextNode.valueOf(delivery.getContactId()));
-        }
-        return payload;
+        return mappings.get(name + "-" + delivery.getObjectType()).keyed(delivery.getPayload(), delivery.getContactId());
     }
 
     /** The unique-value property the mapping keeps the hub id in, or null. */

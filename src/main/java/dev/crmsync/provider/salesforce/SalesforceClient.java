@@ -21,7 +21,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.node.TextNode;
 import dev.crmsync.mapping.FieldPath;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mappings;
@@ -374,12 +373,7 @@ public class SalesforceClient implements CrmClient {
 
     /** A create's fields, with the person's hub id where the mapping keeps it. */
     private ObjectNode keyed(Delivery delivery) {
-        ObjectNode payload = delivery.getPayload().deepCopy();
-        FieldPath key = mapping(delivery.getObjectType()).hubId();
-        if (key != null) {
-            key.write(payload, TextNode.valueOf(delivery.getContactId()));
-        }
-        return payload;
+        return mapping(delivery.getObjectType()).keyed(delivery.getPayload(), delivery.getContactId());
     }
 
     private Map<String, Object> record(Delivery delivery, String id, ObjectNode payload) {
