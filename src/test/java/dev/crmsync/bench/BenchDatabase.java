@@ -117,6 +117,20 @@ final class BenchDatabase {
         return counts;
     }
 
+    /** The inbox's rows waiting to be applied, by the system that sent them, read after the service stopped. */
+    Map<String, Long> pendingInboxBySystem() {
+        Map<String, Long> counts = new LinkedHashMap<>();
+        try (Connection connection = connect(); Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery("SELECT source_system, COUNT(*) FROM inbox WHERE state = 'pending' GROUP BY source_system")) {
+            while (rs.next()) {
+                counts.put(rs.getString(1), rs.getLong(2));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read the " + kind + " inbox after the run: " + e.getMessage(), e);
+        }
+        return counts;
+    }
+
     private Connection connect() throws SQLException {
         return DriverManager.getConnection(jdbcUrl, user, password);
     }

@@ -31,6 +31,8 @@ import org.springframework.test.context.DynamicPropertyRegistry;
  *   <li>{@link WebhookStorm webhook-storm}: HubSpot and Pipedrive sending changes at a steady rate;
  *   the latency from each remote change to its write in the other CRMs;</li>
  *   <li>{@link ApiIntake api-intake}: creates and reads through the contacts API;</li>
+ *   <li>{@link WebhookIntake webhook-intake}: Pipedrive and HubSpot webhook events acknowledged, each
+ *   durable in the inbox, with nothing applying them;</li>
  *   <li>{@link RateLimited rate-limited}: deliveries under HubSpot's and Pipedrive's rate limits, as a
  *   share of what the limit allows.</li>
  * </ul>
@@ -140,6 +142,7 @@ public final class BenchmarkSuite {
             case "initial-load" -> new InitialLoad();
             case "webhook-storm" -> new WebhookStorm();
             case "api-intake" -> new ApiIntake();
+            case "webhook-intake" -> new WebhookIntake();
             case "rate-limited" -> new RateLimited();
             default -> throw new IllegalArgumentException(name);
         };

@@ -16,15 +16,17 @@ import java.util.TreeMap;
  * default. See {@code docs/performance.md} for each one.
  */
 record Settings(List<String> scenarios, List<String> databases, int records, int stormRate, int stormSeconds,
-                int stormPeople, int apiRequests, int apiWarmup, int apiClients, int limitedHubSpot,
+                int stormPeople, int apiRequests, int apiWarmup, int apiClients, int webhookEvents, int webhookWarmup,
+                int limitedHubSpot,
                 int limitedPipedrive, String serviceHeap, List<String> serviceJvmArgs, Duration timeout, long seed,
                 Path summary, Map<String, String> appProperties, Map<String, Map<String, String>> perDatabase) {
 
-    static final List<String> SCENARIOS = List.of("initial-load", "webhook-storm", "api-intake", "rate-limited");
+    static final List<String> SCENARIOS = List.of("initial-load", "webhook-storm", "api-intake", "webhook-intake",
+            "rate-limited");
     static final List<String> DATABASES = List.of("h2", "postgres");
 
     private static final Set<String> KNOWN = Set.of("scenarios", "db", "records", "storm-rate", "storm-seconds",
-            "storm-people", "api-requests", "api-warmup", "api-clients", "limited-hubspot", "limited-pipedrive",
+            "storm-people", "api-requests", "api-warmup", "api-clients", "webhook-events", "webhook-warmup", "limited-hubspot", "limited-pipedrive",
             "service-heap", "service-jvm-args", "timeout-minutes", "seed", "summary");
 
     static Settings from(String[] args) {
@@ -66,7 +68,8 @@ record Settings(List<String> scenarios, List<String> databases, int records, int
         return new Settings(scenarios, databases, records,
                 positive(plain, "storm-rate", 200), positive(plain, "storm-seconds", 60), positive(plain, "storm-people", 2_000),
                 positive(plain, "api-requests", 20_000), nonNegative(plain, "api-warmup", 10_000),
-                positive(plain, "api-clients", 16), positive(plain, "limited-hubspot", 40_000),
+                positive(plain, "api-clients", 16), positive(plain, "webhook-events", 20_000),
+                nonNegative(plain, "webhook-warmup", 10_000), positive(plain, "limited-hubspot", 40_000),
                 positive(plain, "limited-pipedrive", 400), plain.getOrDefault("service-heap", "512m"),
                 Arrays.stream(plain.getOrDefault("service-jvm-args", "").split("\\s+")).filter(s -> !s.isEmpty()).toList(),
                 Duration.ofMinutes(timeoutMinutes), Long.parseLong(plain.getOrDefault("seed", "42")),
@@ -85,6 +88,8 @@ record Settings(List<String> scenarios, List<String> databases, int records, int
         json.put("apiRequests", apiRequests);
         json.put("apiWarmup", apiWarmup);
         json.put("apiClients", apiClients);
+        json.put("webhookEvents", webhookEvents);
+        json.put("webhookWarmup", webhookWarmup);
         json.put("limitedHubSpot", limitedHubSpot);
         json.put("limitedPipedrive", limitedPipedrive);
         json.put("serviceHeap", serviceHeap);

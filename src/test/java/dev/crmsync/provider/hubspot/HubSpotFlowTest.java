@@ -8,24 +8,20 @@ import static dev.crmsync.support.Simulated.liveIn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmsync.provider.CrmClient.Page;
 import dev.crmsync.sim.GenericCrmSimulator;
 import dev.crmsync.sim.hubspot.HubSpotSimulator;
+import dev.crmsync.sim.hubspot.HubSpotWebhooks;
 import dev.crmsync.support.Http;
 import dev.crmsync.support.ServiceTest;
 import dev.crmsync.support.Simulated;
@@ -424,10 +420,8 @@ class HubSpotFlowTest {
 
     // helpers
 
-    static String sign(String secret, String url, String body, String timestamp) throws Exception {
-        Mac mac = Mac.getInstance("HmacSHA256");
-        mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-        return Base64.getEncoder().encodeToString(mac.doFinal(("POST" + url + body + timestamp).getBytes(StandardCharsets.UTF_8)));
+    static String sign(String secret, String url, String body, String timestamp) {
+        return HubSpotWebhooks.signatureV3(secret, "POST", url, body, Long.parseLong(timestamp));
     }
 
     static String id(Map<String, Object> contact) {

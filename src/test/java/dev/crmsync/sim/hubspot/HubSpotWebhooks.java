@@ -652,7 +652,7 @@ public final class HubSpotWebhooks {
     }
 
     /** Base64(HMAC-SHA256(secret, method + uri + body + timestamp)). */
-    static String signatureV3(String secret, String method, String uri, String body, long timestamp) {
+    public static String signatureV3(String secret, String method, String uri, String body, long timestamp) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
