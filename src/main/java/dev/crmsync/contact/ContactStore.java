@@ -99,8 +99,18 @@ public class ContactStore {
                         .addValue("company", company), String.class);
     }
 
-    /** Which system last set a field, and when. */
-    public record FieldStamp(String source, Instant at) {
+    /**
+     * Which system last set a field, and when. {@code bounded}: {@code at} is the date of the record's
+     * latest change of any field (a record read without per-field dates), so the field was set then
+     * or earlier; otherwise the field's own date.
+     */
+    public record FieldStamp(String source, Instant at,
+                             @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_DEFAULT)
+                             boolean bounded) {
+
+        public FieldStamp(String source, Instant at) {
+            this(source, at, false);
+        }
     }
 
     /** The field stamps of a contact, by canonical field name. */

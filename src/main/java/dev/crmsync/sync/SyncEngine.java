@@ -277,7 +277,8 @@ public class SyncEngine {
             // are the survivor's, and win over what the hub held before that merge (the merged person's)
             boolean survivorsOwn = base == null && movedAt != null && !hubTime.isAfter(movedAt);
             boolean remoteWins = preferred != null ? preferred.equals(source.system())
-                    : survivorsOwn || fieldTime != null && fieldTime.isAfter(hubTime);
+                    : survivorsOwn || later(fieldTime, record.fieldTimes() == null || !record.fieldTimes().containsKey(field),
+                            hubTime, stamp != null && stamp.bounded());
             if (remoteWins) {
                 result.put(field, remoteValue);
             } else {
@@ -288,13 +289,16 @@ public class SyncEngine {
         }
         Contact updated = write(contact, contact.values().with(result), source,
                 hubWins ? Set.of(source.system()) : Set.of());
-        if (updated != contact && record.fieldTimes() != null) {
-            // each field the record changed is dated by when it was set there, not by the record's latest change
+        if (updated != contact && remoteTime != null) {
+            // each field the record changed is dated by when it was set there where the record says, else by the
+            // record's latest change, which only bounds it
             Map<String, Object> now = updated.values().canonical();
             Map<String, ContactStore.FieldStamp> own = new HashMap<>();
-            result.keySet().stream().filter(field -> record.fieldTimes().containsKey(field))
-                    .filter(field -> !OutboxDelivery.same(now.get(field), hub.get(field)))
-                    .forEach(field -> own.put(field, new ContactStore.FieldStamp(source.system(), record.fieldTimes().get(field))));
+            result.keySet().stream().filter(field -> !OutboxDelivery.same(now.get(field), hub.get(field))).forEach(field -> {
+                Instant at = record.fieldTimes() == null ? null : record.fieldTimes().get(field);
+                own.put(field, at != null ? new ContactStore.FieldStamp(source.system(), at)
+                        : new ContactStore.FieldStamp(source.system(), remoteTime, true));
+            });
             if (!own.isEmpty()) {
                 contacts.stampFields(contact.id(), own);
             }
@@ -308,6 +312,19 @@ public class SyncEngine {
             links.moved(change.sourceSystem(), change.objectType(), change.externalId(), null);
         }
         return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
+    }
+
+    /**
+     * Last-write-wins on dates: whether a field's incoming value was set after the hub's. Equal dates
+     * (whole seconds, in Salesforce and Pipedrive) go to a field's own date over a record's, which only
+     * bounds when the field was set: a Pipedrive person whose phone changed in the same second as
+     * Salesforce's email carries that second on an email set long before.
+     */
+    static boolean later(Instant incoming, boolean incomingBounded, Instant hub, boolean hubBounded) {
+        if (incoming == null) {
+            return false;
+        }
+        return incoming.isAfter(hub) || incoming.equals(hub) && !incomingBounded && hubBounded;
     }
 
     /**

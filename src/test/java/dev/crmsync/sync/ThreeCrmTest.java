@@ -74,6 +74,9 @@ class ThreeCrmTest {
     @Autowired
     dev.crmsync.provider.ProviderPauses pauses;
 
+    @Autowired
+    Poller poller;
+
     Http api;
 
     @BeforeEach
@@ -288,6 +291,48 @@ class ThreeCrmTest {
         await().atMost(PATIENCE).until(() -> outboxPending(hubId) == 0);
         assertThat(String.valueOf(PD.find(pdId).orElseThrow().get("phones"))).contains("+14155550107")
                 .doesNotContain("+14155550106");
+    }
+
+    @Test
+    void anEmailSalesforceDatesInTheSecondAPipedrivePersonWasLastChangedWinsOverTheEmailThatPersonHadLongBefore() {
+        String hubId = api.post("/api/contacts", "{\"email\":\"" + email("sameSecond") + "\",\"lastName\":\"Second\","
+                + "\"phone\":\"+14155550111\"}").json().get("id").asText();
+        await().atMost(PATIENCE).until(() -> links(hubId).size() == 3);
+        long pdId = Long.parseLong(externalId(hubId, "pipedrive"));
+        String sfId = externalId(hubId, "salesforce");
+        String older = email("sameSecondPipedrive");
+        String newer = email("sameSecondSalesforce");
+        java.time.Instant t0 = java.time.Instant.now().plusSeconds(2);
+        try {
+            // Pipedrive's email, then ten seconds on its phone: the person's date is the phone's, and with both
+            // webhooks lost the hub reads the person by a poll, without the date of each field
+            PD.webhooks().loseNext(2);
+            // and Salesforce takes no write meanwhile, so its own edit is the conflict, not our write over it
+            SF.faults().failNext(1_000, 503, "PATCH", "/services/data");
+            PD.freezeClock(t0);
+            PD.update(pdId, Map.of("emails", List.of(Map.of("value", older, "primary", true))));
+            PD.freezeClock(t0.plusSeconds(10));
+            PD.update(pdId, Map.of("phones", List.of(Map.of("value", "+14155550112", "primary", true))));
+            poller.poll("pipedrive");
+            await().atMost(PATIENCE).until(() -> older.equals(api.get("/api/contacts/" + hubId).json().get("email").asText()));
+
+            // Salesforce's email in that same second, by its own field history
+            SF.freezeClock(t0.plusSeconds(10));
+            SF.update(SalesforceSimulator.CONTACT, sfId, Map.of("Email", newer));
+
+            await().atMost(PATIENCE).until(() -> newer.equals(api.get("/api/contacts/" + hubId).json().get("email").asText()));
+            assertThat(jdbc.queryForObject("SELECT winner FROM conflict WHERE contact_id = ? AND field = 'email'",
+                    String.class, hubId)).isEqualTo("salesforce");
+            SF.faults().clear();
+            await().atMost(PATIENCE).untilAsserted(() -> {
+                assertThat(PD.find(pdId).orElseThrow().get("emails").toString()).contains(newer).doesNotContain(older);
+                assertThat(SF.find(SalesforceSimulator.CONTACT, sfId).orElseThrow()).containsEntry("Email", newer);
+            });
+        } finally {
+            SF.faults().clear();
+            PD.useSystemClock();
+            SF.useSystemClock();
+        }
     }
 
     @Test
