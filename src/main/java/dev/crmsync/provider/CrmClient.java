@@ -113,6 +113,11 @@ public interface CrmClient {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " has no fetch: its webhooks carry records");
     }
 
+    /** Whether {@link #fetch} reads records by id here. */
+    default boolean fetches() {
+        return false;
+    }
+
     /**
      * {@link #fetch} with the date each field was last set, where the mapping says where a record
      * keeps it ({@code modified}): how records named by webhooks are read for such a mapping, and what

@@ -25,9 +25,11 @@ import dev.crmsync.contact.ContactStore;
 import dev.crmsync.mapping.Mapping;
 import dev.crmsync.mapping.Mapping.RemoteRecord;
 import dev.crmsync.mapping.Mappings;
+import dev.crmsync.provider.CrmClient;
 import dev.crmsync.sync.Inbox.Change;
 import dev.crmsync.sync.Links.Link;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.annotation.Transactional;
@@ -45,6 +47,8 @@ public class SyncEngine {
 
     /** The payload of a fetch the engine asks for: the record read again, with its fields' dates. */
     private static final String DATED_FETCH = "{\"dated\":true}";
+    /** The payload of a fetch of a record read before our write to it was answered. */
+    private static final String AFTER_WRITE_FETCH = "{\"afterWrite\":true}";
 
     private final ContactStore contacts;
     private final ContactService service;
@@ -59,11 +63,13 @@ public class SyncEngine {
     private final Clock clock;
     private final MeterRegistry meters;
     private final boolean authoritativeDeletes;
+    private final BeanFactory beans;
 
     public SyncEngine(ContactStore contacts, ContactService service, Links links, Conflicts conflicts, Outbox outbox,
                       Inbox inbox, Mappings mappings, ErasedRecords erased, ObjectMapper json, Clock clock,
                       MeterRegistry meters, @Value("${crmsync.sync.deletes:authoritative}") String deletes,
-                      ContactNormalizer normalizer) {
+                      ContactNormalizer normalizer, BeanFactory beans) {
+        this.beans = beans;
         this.contacts = contacts;
         this.service = service;
         this.normalizer = normalizer;
@@ -137,7 +143,9 @@ public class SyncEngine {
             // read before our last write to the record was answered (a poll page waiting in the inbox while a
             // delivery went out; Salesforce's write answers carry no modification time to compare): it cannot
             // show that write, and against the base the write left it would read as the system undoing it.
-            // The write changed the record, so the system's next read brings it, and what else it holds, back.
+            // What else it holds comes back with the record read again after the write: a later poll may never
+            // bring it, when the write set what an earlier try of it had already set and left its date as it was.
+            readAfterWrite(change, link.get().writtenAt());
             return Outcome.STALE_IGNORED;
         }
 
@@ -312,6 +320,15 @@ public class SyncEngine {
             links.moved(change.sourceSystem(), change.objectType(), change.externalId(), null);
         }
         return updated == contact ? Outcome.UNCHANGED : Outcome.UPDATED;
+    }
+
+    /** Reads the record again, now that the write is answered, where its system reads records by id. */
+    private void readAfterWrite(Change change, Instant writtenAt) {
+        String system = change.sourceSystem();
+        if (beans.getBean(system + "Client", CrmClient.class).fetches()) {
+            inbox.accept(system + ":" + change.objectType() + ":" + change.externalId() + ":after-write:" + writtenAt, system,
+                    change.objectType(), change.externalId(), "fetch", AFTER_WRITE_FETCH, change.remoteModifiedAt());
+        }
     }
 
     /**

@@ -1,8 +1,11 @@
 package dev.crmsync.bench;
 
+import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,14 +60,14 @@ final class WebhookIntake implements BenchmarkSuite.Scenario {
         rows.add(pipedrive);
         rows.add(hubspot);
         Map<String, Long> acknowledged = new LinkedHashMap<>();
-        try (Crms crms = Crms.unlimited(java.time.Duration.ofSeconds(1))) {
+        try (Crms crms = Crms.unlimited(Duration.ofSeconds(1))) {
             List<JsonNode> people = crms.pipedrive.seedDemo(PEOPLE).stream().map(person -> (JsonNode) json.valueToTree(person)).toList();
             Map<String, String> properties = new LinkedHashMap<>(crms.wiring());
             properties.put("camel.main.routes-exclude-pattern", "**/" + NOT_LOADED);
             try (ServiceProcess service = suite.startService(name(), db, properties)) {
                 HttpLoad load = new HttpLoad(service.baseUrl(), ServiceProcess.API_KEY);
                 String tag = Long.toString(System.currentTimeMillis(), 36);
-                String authorization = "Basic " + java.util.Base64.getEncoder().encodeToString(
+                String authorization = "Basic " + Base64.getEncoder().encodeToString(
                         (Crms.PIPEDRIVE_USER + ":" + Crms.PIPEDRIVE_PASSWORD).getBytes(StandardCharsets.UTF_8));
                 Sender pipedriveEvents = (from, count) -> load.run(count, clients,
                         i -> pipedriveEvent(load, authorization, tag, from + i, people.get((from + i) % PEOPLE)));
@@ -173,7 +176,7 @@ final class WebhookIntake implements BenchmarkSuite.Scenario {
             }
             try {
                 return json.readTree(response.body()).path("new").asInt() == HUBSPOT_BATCH;
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 return false;
             }
         });

@@ -302,34 +302,37 @@ class ThreeCrmTest {
         String sfId = externalId(hubId, "salesforce");
         String older = email("sameSecondPipedrive");
         String newer = email("sameSecondSalesforce");
-        java.time.Instant t0 = java.time.Instant.now().plusSeconds(2);
+        // on clocks a little ahead (a later date than the person's create), which the real ones catch up with
+        java.time.Instant t0 = java.time.Instant.now().plusSeconds(1);
+        java.time.Instant t1 = t0.plusSeconds(2);
         try {
-            // Pipedrive's email, then ten seconds on its phone: the person's date is the phone's, and with both
+            // Pipedrive's email, then two seconds on its phone: the person's date is the phone's, and with both
             // webhooks lost the hub reads the person by a poll, without the date of each field
             PD.webhooks().loseNext(2);
-            // and Salesforce takes no write meanwhile, so its own edit is the conflict, not our write over it
-            SF.faults().failNext(1_000, 503, "PATCH", "/services/data");
+            // and Salesforce takes no write meanwhile: its own edit is then merged before the hub's goes out
+            pauses.pause("salesforce", Duration.ofMinutes(5), "test: Salesforce is edited before the hub's write");
             PD.freezeClock(t0);
             PD.update(pdId, Map.of("emails", List.of(Map.of("value", older, "primary", true))));
-            PD.freezeClock(t0.plusSeconds(10));
+            PD.freezeClock(t1);
             PD.update(pdId, Map.of("phones", List.of(Map.of("value", "+14155550112", "primary", true))));
             poller.poll("pipedrive");
             await().atMost(PATIENCE).until(() -> older.equals(api.get("/api/contacts/" + hubId).json().get("email").asText()));
 
             // Salesforce's email in that same second, by its own field history
-            SF.freezeClock(t0.plusSeconds(10));
+            SF.freezeClock(t1);
             SF.update(SalesforceSimulator.CONTACT, sfId, Map.of("Email", newer));
+            pauses.resume("salesforce");
 
             await().atMost(PATIENCE).until(() -> newer.equals(api.get("/api/contacts/" + hubId).json().get("email").asText()));
             assertThat(jdbc.queryForObject("SELECT winner FROM conflict WHERE contact_id = ? AND field = 'email'",
                     String.class, hubId)).isEqualTo("salesforce");
-            SF.faults().clear();
             await().atMost(PATIENCE).untilAsserted(() -> {
                 assertThat(PD.find(pdId).orElseThrow().get("emails").toString()).contains(newer).doesNotContain(older);
                 assertThat(SF.find(SalesforceSimulator.CONTACT, sfId).orElseThrow()).containsEntry("Email", newer);
             });
         } finally {
-            SF.faults().clear();
+            // the next tests' stamps must not go back before this one's
+            await().atMost(PATIENCE).until(() -> java.time.Instant.now().isAfter(t1.plusSeconds(1)));
             PD.useSystemClock();
             SF.useSystemClock();
         }

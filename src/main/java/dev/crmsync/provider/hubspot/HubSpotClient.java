@@ -154,6 +154,11 @@ public class HubSpotClient implements CrmClient {
         return fields.stream().allMatch(field -> java.util.Objects.equals(values.get(field), link.syncedValues().get(field)));
     }
 
+    @Override
+    public boolean fetches() {
+        return true;
+    }
+
     /**
      * The current records of contacts a webhook named, 100 a call; an id HubSpot no longer has (archived,
      * merged away) is absent from the answer.

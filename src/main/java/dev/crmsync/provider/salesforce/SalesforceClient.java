@@ -148,6 +148,11 @@ public class SalesforceClient implements CrmClient {
         return millis.equals(at.truncatedTo(ChronoUnit.SECONDS)) ? SOQL_TIME.format(millis) : SOQL_TIME_MILLIS.format(millis);
     }
 
+    @Override
+    public boolean fetches() {
+        return true;
+    }
+
     /** The current records of these ids, 200 a query; an id Salesforce no longer has (deleted) is absent. */
     @Override
     public Map<String, JsonNode> fetch(String objectType, List<String> ids) {
