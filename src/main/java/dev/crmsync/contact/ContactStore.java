@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -105,8 +106,7 @@ public class ContactStore {
      * or earlier; otherwise the field's own date.
      */
     public record FieldStamp(String source, Instant at,
-                             @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_DEFAULT)
-                             boolean bounded) {
+                             @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean bounded) {
 
         public FieldStamp(String source, Instant at) {
             this(source, at, false);
