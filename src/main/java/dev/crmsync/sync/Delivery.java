@@ -116,7 +116,7 @@ public class Delivery {
         }
         Map<String, Object> now = mapping.toCanonical(current).values();
         boolean changed = mapping.inboundFields().stream().filter(changedFields::contains)
-                .anyMatch(field -> !OutboxDelivery.same(now.get(field), base.get(field)));
+                .anyMatch(field -> !FieldMerge.same(now.get(field), base.get(field)));
         if (changed) {
             this.reply = current;
             this.changedMeanwhile = true;

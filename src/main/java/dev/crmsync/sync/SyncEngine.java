@@ -225,93 +225,42 @@ public class SyncEngine {
                 record.hubId());
     }
 
-    /** Three-way merge of the fields this remote sends: remote now, remote as last synced (the base), hub now. */
+    /** Three-way merge of the fields this remote sends (see {@link FieldMerge}), carried out. */
     private Outcome mergeFields(Mapping mapping, Change change, Contact contact, Link link, RemoteRecord record,
                                 Instant remoteTime, Source source, List<Refusal> refused) {
-        Map<String, Object> incoming = record.values();
         Map<String, Object> base = link == null ? null : link.syncedValues();
-        if (base != null && sameValues(incoming, base, mapping.inboundFields())) {
+        if (base != null && FieldMerge.sameValues(record.values(), base, mapping.inboundFields())) {
             meters.counter("crmsync.sync.echoes", "system", source.system()).increment();
             return Outcome.ECHO;
         }
         Map<String, Object> hub = contact.values().canonical();
-        Map<String, ContactStore.FieldStamp> stamps = contacts.fieldStamps(contact.id());
         Instant movedAt = link == null ? null : link.movedAt();
-        Map<String, Object> result = new HashMap<>();
-        boolean hubWins = false;
         Set<String> leftOut = new HashSet<>();
         refused.forEach(refusal -> leftOut.add(refusal.field()));
-        for (String field : mapping.inboundFields()) {
-            if (leftOut.contains(field)) {
-                // a value the hub cannot hold takes no part in the merge: the hub keeps its own, and sends nothing
-                continue;
-            }
-            Object remoteValue = incoming.get(field);
-            Object baseValue = base == null ? null : base.get(field);
-            Object hubValue = hub.get(field);
-            if (base != null && OutboxDelivery.same(remoteValue, baseValue) || OutboxDelivery.same(remoteValue, hubValue)) {
-                continue;
-            }
-            if (base == null && OutboxDelivery.empty(remoteValue)) {
-                // first link: the remote lacks what the hub knows; the hub's value goes to it
-                hubWins = true;
-                continue;
-            }
-            if (record.fieldTimes() == null && mapping.datesFields() && rereadDated(change, remoteTime)) {
-                // a change the hub takes is dated, and may be judged by its date against the hub's; this record's
-                // date is that of its latest change of any field (a merge, another field, our own write): read
-                // it again with each field's (a polled record, one read before our write)
+        FieldMerge.Input input = new FieldMerge.Input(source.system(), mapping.inboundFields(), leftOut, record, remoteTime,
+                base, hub, contacts.fieldStamps(contact.id()), contact.updatedAt(), movedAt, mapping.datesFields(), false);
+        FieldMerge.Result result = FieldMerge.merge(input, mappings::preferred);
+        if (result instanceof FieldMerge.NeedsDatedRead) {
+            if (rereadDated(change, remoteTime)) {
                 return Outcome.REREAD;
             }
-            Instant fieldTime = record.fieldTimes() == null ? remoteTime : record.modifiedAt(field);
-            boolean hubChanged = base != null ? !OutboxDelivery.same(hubValue, baseValue) : !OutboxDelivery.empty(hubValue);
-            boolean beforeMove = base != null && movedAt != null && fieldTime != null && !fieldTime.isAfter(movedAt);
-            if (beforeMove && !OutboxDelivery.empty(hubValue)) {
-                // changed before a merge moved the record to this person: the merged person's value, which
-                // only fills what the survivor lacks, as the merge itself did
-                hubWins = true;
-                continue;
-            }
-            if (!hubChanged) {
-                result.put(field, remoteValue);
-                continue;
-            }
-            ContactStore.FieldStamp stamp = stamps.get(field);
-            String hubSystem = stamp == null ? "hub" : stamp.source();
-            Instant hubTime = stamp == null ? contact.updatedAt() : stamp.at();
-            String preferred = mappings.preferred(field, source.system(), hubSystem);
-            String rule = preferred == null ? "last-write-wins" : "prefer:" + preferred;
-            // the first read of a record its system's merge kept as the survivor before the hub knew it: its values
-            // are the survivor's, and win over what the hub held before that merge (the merged person's)
-            boolean survivorsOwn = base == null && movedAt != null && !hubTime.isAfter(movedAt);
-            boolean remoteWins = preferred != null ? preferred.equals(source.system())
-                    : survivorsOwn || later(fieldTime, record.fieldTimes() == null || !record.fieldTimes().containsKey(field),
-                            hubTime, stamp != null && stamp.bounded());
-            if (remoteWins) {
-                result.put(field, remoteValue);
-            } else {
-                hubWins = true;
-            }
-            conflicts.field(contact.id(), field, hubValue, hubSystem, remoteValue, source.system(), rule,
-                    remoteWins ? source.system() : hubSystem);
+            result = FieldMerge.merge(input.withDatedReadMade(), mappings::preferred);
         }
-        Contact updated = write(contact, contact.values().with(result), source,
-                hubWins ? Set.of(source.system()) : Set.of());
+        FieldMerge.Merged merged = (FieldMerge.Merged) result;
+        for (FieldMerge.Contest contest : merged.contests()) {
+            conflicts.field(contact.id(), contest.field(), contest.hubValue(), contest.hubSystem(), contest.remoteValue(),
+                    source.system(), contest.rule(), contest.winner());
+        }
+        Contact updated = write(contact, contact.values().with(merged.taken()), source,
+                merged.hubKeeps() ? Set.of(source.system()) : Set.of());
         if (updated != contact && remoteTime != null) {
-            // each field the record changed is dated by when it was set there where the record says, else by the
-            // record's latest change, which only bounds it
-            Map<String, Object> now = updated.values().canonical();
-            Map<String, ContactStore.FieldStamp> own = new HashMap<>();
-            result.keySet().stream().filter(field -> !OutboxDelivery.same(now.get(field), hub.get(field))).forEach(field -> {
-                Instant at = record.fieldTimes() == null ? null : record.fieldTimes().get(field);
-                own.put(field, at != null ? new ContactStore.FieldStamp(source.system(), at)
-                        : new ContactStore.FieldStamp(source.system(), remoteTime, true));
-            });
+            Map<String, ContactStore.FieldStamp> own = FieldMerge.stamps(source.system(), merged.taken().keySet(), hub,
+                    updated.values().canonical(), record, remoteTime);
             if (!own.isEmpty()) {
                 contacts.stampFields(contact.id(), own);
             }
         }
-        if (hubWins && updated == contact) {
+        if (merged.hubKeeps() && updated == contact) {
             outbox.enqueue(contact, "hub", Set.of(source.system()), now());
         }
         save(mapping, change, updated, record, remoteTime, refused);
@@ -329,19 +278,6 @@ public class SyncEngine {
             inbox.accept(system + ":" + change.objectType() + ":" + change.externalId() + ":after-write:" + writtenAt, system,
                     change.objectType(), change.externalId(), "fetch", AFTER_WRITE_FETCH, change.remoteModifiedAt());
         }
-    }
-
-    /**
-     * Last-write-wins on dates: whether a field's incoming value was set after the hub's. Equal dates
-     * (whole seconds, in Salesforce and Pipedrive) go to a field's own date over a record's, which only
-     * bounds when the field was set: a Pipedrive person whose phone changed in the same second as
-     * Salesforce's email carries that second on an email set long before.
-     */
-    static boolean later(Instant incoming, boolean incomingBounded, Instant hub, boolean hubBounded) {
-        if (incoming == null) {
-            return false;
-        }
-        return incoming.isAfter(hub) || incoming.equals(hub) && !incomingBounded && hubBounded;
     }
 
     /**
@@ -521,19 +457,10 @@ public class SyncEngine {
                 meters.counter("crmsync.sync.values-left-out", "system", change.sourceSystem()).increment();
             }
         }
-        boolean remoteHoldsHub = sameValues(record.values(), contact.values().canonical(), mapping.inboundFields());
+        boolean remoteHoldsHub = FieldMerge.sameValues(record.values(), contact.values().canonical(), mapping.inboundFields());
         String hash = remoteHoldsHub ? links.hash(mapping.toRemote(contact.values().canonical())) : null;
         links.save(change.sourceSystem(), change.objectType(), change.externalId(), contact.id(), record.values(), hash,
                 remoteTime, now());
-    }
-
-    private static boolean sameValues(Map<String, Object> a, Map<String, Object> b, List<String> fields) {
-        for (String field : fields) {
-            if (!OutboxDelivery.same(a.get(field), b.get(field))) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private JsonNode read(String payload) {

@@ -7,7 +7,7 @@ import java.time.Instant;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** {@link SyncEngine#later}: which of two dated values of one field is the later write. */
+/** {@link FieldMerge#later}: which of two dated values of one field is the later write. */
 class LastWriteWinsTest {
 
     private static final Instant T = Instant.parse("2026-12-05T15:56:31Z");
@@ -27,11 +27,11 @@ class LastWriteWinsTest {
     })
     void laterDateWinsAndInTheSameSecondAFieldsOwnDateWinsOverARecords(long incoming, boolean incomingBounded, long hub,
                                                                         boolean hubBounded, boolean wins) {
-        assertThat(SyncEngine.later(T.plusSeconds(incoming), incomingBounded, T.plusSeconds(hub), hubBounded)).isEqualTo(wins);
+        assertThat(FieldMerge.later(T.plusSeconds(incoming), incomingBounded, T.plusSeconds(hub), hubBounded)).isEqualTo(wins);
     }
 
     @org.junit.jupiter.api.Test
     void anUndatedValueNeverWinsByDate() {
-        assertThat(SyncEngine.later(null, false, T, true)).isFalse();
+        assertThat(FieldMerge.later(null, false, T, true)).isFalse();
     }
 }
