@@ -55,7 +55,7 @@ public class DeadLetters {
         insert(route, delivery.getSystem(), delivery.getContactId(), delivery.getOutboxId(), null,
                 delivery.getOperation(), delivery.getPayload() == null ? null : delivery.getPayload().toString(),
                 error, attempts);
-        jdbc.update("UPDATE outbox SET state = 'dead', last_error = :error WHERE id = :id",
+        jdbc.update("UPDATE outbox SET state = 'dead', outcome = 'refused', last_error = :error WHERE id = :id",
                 Map.of("id", delivery.getOutboxId(), "error", describe(error)));
     }
 

@@ -34,7 +34,7 @@ public class DeliveryResults {
     }
 
     private record Row(long id, String target, String operation, long version, String state, Instant claimedAt,
-                       String note) {
+                       DeliveryOutcome outcome, String note) {
     }
 
     private final NamedParameterJdbcTemplate jdbc;
@@ -51,13 +51,13 @@ public class DeliveryResults {
      */
     public Map<String, Result> of(String contactId, long version, boolean written, List<String> targets) {
         // the rows of this version and every later row of the contact, which may have superseded them
-        List<Row> rows = jdbc.query("SELECT id, target_system, operation, contact_version, state, claimed_at, last_error "
+        List<Row> rows = jdbc.query("SELECT id, target_system, operation, contact_version, state, claimed_at, outcome, last_error "
                         + "FROM outbox WHERE contact_id = :contact AND id >= (SELECT MIN(id) FROM outbox "
                         + "WHERE contact_id = :contact AND contact_version = :version) ORDER BY id",
                 new MapSqlParameterSource("contact", contactId).addValue("version", version),
                 (rs, n) -> new Row(rs.getLong("id"), rs.getString("target_system"), rs.getString("operation"),
                         rs.getLong("contact_version"), rs.getString("state"), Links.instant(rs, "claimed_at"),
-                        rs.getString("last_error")));
+                        DeliveryOutcome.of(rs.getString("outcome")), rs.getString("last_error")));
         Map<String, List<Row>> byTarget = new HashMap<>();
         rows.forEach(row -> byTarget.computeIfAbsent(row.target(), t -> new ArrayList<>()).add(row));
         Map<String, Instant> linked = null;
@@ -96,27 +96,25 @@ public class DeliveryResults {
         if (at < 0) {
             return null;
         }
-        while (at + 1 < ofTarget.size() && ofTarget.get(at).state().equals("delivered")
-                && OutboxDelivery.SUPERSEDED.equals(ofTarget.get(at).note())) {
+        while (at + 1 < ofTarget.size() && ofTarget.get(at).outcome() == DeliveryOutcome.SUPERSEDED) {
             at++;
         }
         return ofTarget.get(at);
     }
 
     /**
-     * A delivered row: its note tells how it settled without a write of its own; a row never claimed
+     * A delivered row: its outcome tells how it settled without a write of its own; a row never claimed
      * had nothing to send (the system already held those values, or a delete of a record it never
      * had). A claimed one wrote: a create when the link appeared after the claim.
      */
     private static Result delivered(Row row, Instant linkCreated) {
-        String note = row.note();
-        if (note != null && note.startsWith(OutboxDelivery.FOUND_IN)) {
+        if (row.outcome() == DeliveryOutcome.FOUND) {
             return new Result("linked", null);
         }
-        if (note != null && note.startsWith(OutboxDelivery.DELETED_IN)) {
+        if (row.outcome() == DeliveryOutcome.GONE) {
             return new Result("gone", null);
         }
-        if (row.claimedAt() == null || OutboxDelivery.SUPERSEDED.equals(note)) {
+        if (row.claimedAt() == null || row.outcome() == DeliveryOutcome.SUPERSEDED) {
             return Result.UNCHANGED;
         }
         if (row.operation().equals("delete")) {

@@ -65,7 +65,7 @@ public class LostRecords {
         jdbc.update("INSERT INTO lost_record (contact_id, system, object_type, external_id, detected_by, run_id, detected_at) "
                 + "VALUES (:contact, :system, :object, :external, :by, :run, :now)", row);
         if (outboxId != null) {
-            jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL, next_attempt_at = :now, last_error = :why "
+            jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL, next_attempt_at = :now, outcome = 'lost', last_error = :why "
                     + "WHERE id = :id", row.addValue("id", outboxId).addValue("why", "the record was lost by " + system
                     + " without a deletion: it is created again"));
             return;

@@ -43,12 +43,7 @@ public class OutboxDelivery implements DisposableBean {
     private static final Duration OWN_CHANGE_FIRST = Duration.ofSeconds(1);
     /** Up to how many of a system's own waiting changes a claim with creates to it compares with them. */
     private static final int OWN_CHANGES_READ = 2000;
-    /** Notes on a row settled without a write of its own, read back by {@link DeliveryResults}. */
     static final String SUPERSEDED = "superseded by a later change of the same contact";
-    static final String FOUND_IN = "found in ";
-    static final String DELETED_IN = "the record was deleted in ";
-    /** Note on an update whose record changed meanwhile, once the engine merged that change: written unread. */
-    static final String MERGED = "the record's change made meanwhile is merged: written without reading it again";
 
     /** The payload of an outbox delete that erases the person (see {@link Delivery#isErasure()}). */
     public static final String ERASE = "{\"erase\":true}";
@@ -99,7 +94,7 @@ public class OutboxDelivery implements DisposableBean {
         Instant now = clock.instant();
         // a contact whose earlier delivery is still on its way (waiting out retries) waits for it: sent
         // alongside, the older one could land last and leave the system with stale values
-        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts, payload, last_error FROM outbox o "
+        List<Map<String, Object>> rows = jdbc.queryForList("SELECT id, contact_id, object_type, attempts, payload, outcome FROM outbox o "
                         + "WHERE target_system = :system AND ((state = 'pending' AND next_attempt_at <= :now) "
                         + "OR (state = 'claimed' AND claimed_at < :expired)) AND NOT EXISTS (SELECT 1 FROM outbox f "
                         + "WHERE f.contact_id = o.contact_id AND f.target_system = :system AND f.state = 'claimed' "
@@ -119,7 +114,7 @@ public class OutboxDelivery implements DisposableBean {
                 superseded.add(((Number) previous.get("id")).longValue());
             }
         }
-        finish(superseded, "delivered", SUPERSEDED);
+        finish(superseded, DeliveryOutcome.SUPERSEDED, SUPERSEDED);
         List<Delivery> deliveries = new ArrayList<>();
         List<Long> nothingToDo = new ArrayList<>();
         // one query each for the contacts and their links in this system, not two per row
@@ -133,7 +128,7 @@ public class OutboxDelivery implements DisposableBean {
             if (delivery != null && ((Number) row.get("attempts")).intValue() > 0) {
                 delivery.retried();
             }
-            if (delivery != null && MERGED.equals(row.get("last_error"))) {
+            if (delivery != null && DeliveryOutcome.MERGED.column().equals(row.get("outcome"))) {
                 delivery.writeUnread();
             }
             if (delivery != null && delivery.getOperation().equals("delete") && erasing.contains(contactId)) {
@@ -145,7 +140,7 @@ public class OutboxDelivery implements DisposableBean {
                 deliveries.add(delivery);
             }
         }
-        finish(nothingToDo, "delivered", null);
+        finish(nothingToDo, DeliveryOutcome.NOTHING_TO_SEND, null);
         deliveries.removeAll(waitForOwnChange(system, deliveries, found, now));
         meters.counter("crmsync.delivery.skipped", "system", system).increment(nothingToDo.size() + superseded.size());
         if (!deliveries.isEmpty()) {
@@ -207,7 +202,7 @@ public class OutboxDelivery implements DisposableBean {
         List<Delivery> held = own.size() > OWN_CHANGES_READ ? creates : creates.stream().filter(create -> people.stream()
                 .anyMatch(person -> samePerson(contacts.get(create.getContactId()), person))).toList();
         if (!held.isEmpty()) {
-            jdbc.update("UPDATE outbox SET next_attempt_at = :at, last_error = :why WHERE id IN (:ids)",
+            jdbc.update("UPDATE outbox SET next_attempt_at = :at, outcome = 'held', last_error = :why WHERE id IN (:ids)",
                     new MapSqlParameterSource("ids", held.stream().map(Delivery::getOutboxId).toList())
                             .addValue("at", Links.at(now.plus(OWN_CHANGE_FIRST)))
                             .addValue("why", "waiting for " + system + "'s own change of this person in the inbox"));
@@ -292,7 +287,7 @@ public class OutboxDelivery implements DisposableBean {
     private static Set<String> changed(Mapping mapping, Map<String, Object> canonical, Map<String, Object> synced) {
         Set<String> changed = new java.util.TreeSet<>();
         for (String field : mapping.outboundFields()) {
-            if (!synced.containsKey(field) || !same(canonical.get(field), synced.get(field))) {
+            if (!synced.containsKey(field) || !FieldMerge.same(canonical.get(field), synced.get(field))) {
                 changed.add(field);
             }
         }
@@ -300,15 +295,6 @@ public class OutboxDelivery implements DisposableBean {
     }
 
     /** Equal, counting null, a blank text and an empty list or map as the same absence. */
-    static boolean same(Object a, Object b) {
-        return empty(a) ? empty(b) : java.util.Objects.equals(a, b);
-    }
-
-    static boolean empty(Object value) {
-        return value == null || value instanceof String text && text.isBlank()
-                || value instanceof java.util.Collection<?> c && c.isEmpty() || value instanceof Map<?, ?> m && m.isEmpty();
-    }
-
     /** Of a contact's links in a system (a Contact and a Lead), the one of the first object in its list. */
     private Optional<Link> preferred(String system, List<Link> linked) {
         List<String> order = properties.providers().get(system).objectTypes();
@@ -344,7 +330,7 @@ public class OutboxDelivery implements DisposableBean {
         }
         links.saveAll(written, now);
         links.markWritten(written, now);
-        finish(done, "delivered", null);
+        finish(done, DeliveryOutcome.SENT, null);
     }
 
     /** After the system accepted a delivery: the link now holds what was written; the row is done. */
@@ -354,7 +340,7 @@ public class OutboxDelivery implements DisposableBean {
         if (delivery.getDeferredUntil() != null) {
             // the provider is paused: the row waits, and the claim's try is given back
             jdbc.update("UPDATE outbox SET state = 'pending', next_attempt_at = :until, attempts = attempts - 1, "
-                            + "last_error = :why WHERE id = :id",
+                            + "outcome = 'deferred', last_error = :why WHERE id = :id",
                     new MapSqlParameterSource("id", delivery.getOutboxId()).addValue("until", Links.at(delivery.getDeferredUntil()))
                             .addValue("why", waiting(delivery.getSystem())));
             meters.counter("crmsync.delivery.deferred", "system", delivery.getSystem()).increment();
@@ -371,11 +357,11 @@ public class OutboxDelivery implements DisposableBean {
             // deleted in the system meanwhile: its delete reaches the hub like a polled one, under the tombstone rules
             inbox.accept(delivery.getSystem() + ":" + delivery.getObjectType() + ":" + delivery.getExternalId() + ":gone",
                     delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId(), "delete", "{}", now);
-            finish(List.of(delivery.getOutboxId()), "delivered", DELETED_IN + delivery.getSystem());
+            finish(List.of(delivery.getOutboxId()), DeliveryOutcome.GONE, "the record was deleted in " + delivery.getSystem());
             return;
         }
         if (delivery.getOperation().equals("delete")) {
-            finish(List.of(delivery.getOutboxId()), "delivered", null);
+            finish(List.of(delivery.getOutboxId()), DeliveryOutcome.SENT, null);
             return;
         }
         Mapping mapping = mappings.get(delivery.getSystem() + "-" + delivery.getObjectType());
@@ -390,11 +376,13 @@ public class OutboxDelivery implements DisposableBean {
             // when the engine already merged this very version and left the base as it was (it was stale), and
             // nothing else of the record waits (such as a read of it with its fields' dates), the next try
             // writes without reading again: the row would otherwise wait for a merge that never comes
-            jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL, next_attempt_at = :at, last_error = :why "
-                            + "WHERE id = :id", new MapSqlParameterSource("id", delivery.getOutboxId())
+            jdbc.update("UPDATE outbox SET state = 'pending', claimed_by = NULL, next_attempt_at = :at, outcome = :outcome, "
+                            + "last_error = :why WHERE id = :id", new MapSqlParameterSource("id", delivery.getOutboxId())
                             .addValue("at", Links.at(merging ? now.plus(MERGE_FIRST) : now))
+                            .addValue("outcome", (merging ? DeliveryOutcome.CHANGED_MEANWHILE : DeliveryOutcome.MERGED).column())
                             .addValue("why", merging ? "the record was changed in " + delivery.getSystem()
-                                    + " since last synced: that change is merged first" : MERGED));
+                                    + " since last synced: that change is merged first"
+                                    : "the record's change made meanwhile is merged: written without reading it again"));
             meters.counter("crmsync.delivery.changed-meanwhile", "system", delivery.getSystem()).increment();
             return;
         }
@@ -406,14 +394,14 @@ public class OutboxDelivery implements DisposableBean {
             inbox.accept(delivery.getSystem() + ":" + delivery.getObjectType() + ":" + delivery.getExternalId() + ":"
                             + remote.modifiedAt() + ":found", delivery.getSystem(), delivery.getObjectType(),
                     delivery.getExternalId(), "update", delivery.getReply().toString(), remote.modifiedAt());
-            finish(List.of(delivery.getOutboxId()), "delivered", FOUND_IN + delivery.getSystem() + " and linked");
+            finish(List.of(delivery.getOutboxId()), DeliveryOutcome.FOUND, "found in " + delivery.getSystem() + " and linked");
             return;
         }
         List<Links.Write> written = List.of(written(delivery, delivery.getChangedFields() == null ? Optional.empty()
                 : links.find(delivery.getSystem(), delivery.getObjectType(), delivery.getExternalId())));
         links.saveAll(written, now);
         links.markWritten(written, now);
-        finish(List.of(delivery.getOutboxId()), "delivered", null);
+        finish(List.of(delivery.getOutboxId()), DeliveryOutcome.SENT, null);
         meters.counter("crmsync.delivery.sent", "system", delivery.getSystem(), "operation", delivery.getOperation())
                 .increment();
     }
@@ -443,13 +431,14 @@ public class OutboxDelivery implements DisposableBean {
                 delivery.getContactId(), synced, links.hash(delivery.getFullPayload()), record.modifiedAt());
     }
 
-    private void finish(List<Long> ids, String state, String note) {
+    /** Settles rows as delivered: {@code note} says how for people, or is null. */
+    private void finish(List<Long> ids, DeliveryOutcome outcome, String note) {
         if (ids.isEmpty()) {
             return;
         }
-        jdbc.update("UPDATE outbox SET state = :state, delivered_at = :now, last_error = :note WHERE id IN (:ids)",
-                new MapSqlParameterSource("state", state).addValue("now", Links.at(clock.instant()))
-                        .addValue("note", note).addValue("ids", ids));
+        jdbc.update("UPDATE outbox SET state = 'delivered', delivered_at = :now, outcome = :outcome, last_error = :note "
+                        + "WHERE id IN (:ids)", new MapSqlParameterSource("outcome", outcome.column())
+                        .addValue("now", Links.at(clock.instant())).addValue("note", note).addValue("ids", ids));
     }
 
     /**
@@ -468,8 +457,8 @@ public class OutboxDelivery implements DisposableBean {
     public int resumed(String system) {
         Instant now = clock.instant();
         return jdbc.update("UPDATE outbox SET next_attempt_at = :now WHERE target_system = :system AND state = 'pending' "
-                        + "AND next_attempt_at > :now AND last_error = :why",
-                new MapSqlParameterSource("system", system).addValue("now", Links.at(now)).addValue("why", waiting(system)));
+                        + "AND next_attempt_at > :now AND outcome = 'deferred'",
+                new MapSqlParameterSource("system", system).addValue("now", Links.at(now)));
     }
 
     private static String waiting(String system) {

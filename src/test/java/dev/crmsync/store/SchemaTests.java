@@ -213,6 +213,20 @@ abstract class SchemaTests extends OnEachDatabase {
         assertThat(store.sql().queryForList("SELECT state FROM inbox", String.class)).containsOnly("pending");
     }
 
+    // ---- outbox
+
+    @Test
+    void databaseRefusesAnOutboxOutcomeTheCodeDoesNotKnow() {
+        insertContact("c-1", "ada@example.com", "ada@example.com", null, null);
+        for (dev.crmsync.sync.DeliveryOutcome outcome : dev.crmsync.sync.DeliveryOutcome.values()) {
+            insertOutbox("c-1", outcome.column());
+        }
+
+        assertRefusedBy("outbox_outcome", () -> insertOutbox("c-1", "delivered"));
+        assertThat(store.sql().queryForList("SELECT outcome FROM outbox ORDER BY id", String.class)).containsExactly(
+                java.util.Arrays.stream(dev.crmsync.sync.DeliveryOutcome.values()).map(o -> o.column()).toArray(String[]::new));
+    }
+
     // ---- sync_run: one active run per system and type
 
     @Test
@@ -337,6 +351,12 @@ abstract class SchemaTests extends OnEachDatabase {
         sql.update("INSERT INTO inbox (idempotency_key, source_system, object_type, external_id, operation, payload, "
                         + "received_at) VALUES (:key, 'crm1', 'contact', 'x-1', 'update', :payload, :at)",
                 Map.of("key", key, "payload", payload, "at", T0));
+    }
+
+    private void insertOutbox(String contactId, String outcome) {
+        sql.update("INSERT INTO outbox (contact_id, target_system, object_type, operation, contact_version, outcome, "
+                        + "next_attempt_at, created_at) VALUES (:contact, 'crm1', 'contact', 'update', 1, :outcome, :at, :at)",
+                new MapSqlParameterSource("contact", contactId).addValue("outcome", outcome).addValue("at", T0));
     }
 
     private void insertRun(String id, String system, String type, String state, String activeKey) {
