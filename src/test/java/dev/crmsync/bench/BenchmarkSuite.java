@@ -180,7 +180,8 @@ public final class BenchmarkSuite {
 
     /**
      * Starts the service for a scenario on its database, with the scenario's properties, then the
-     * overrides given with {@code bench.app.KEY} / {@code bench.h2.KEY} / {@code bench.postgres.KEY}.
+     * overrides given in {@code bench.args} as {@code app.KEY=VALUE} / {@code h2.KEY=VALUE} /
+     * {@code postgres.KEY=VALUE} (Maven's own {@code -D} flags do not reach the suite's JVM).
      */
     ServiceProcess startService(String scenario, BenchDatabase db, Map<String, String> properties) throws Exception {
         Map<String, String> all = new LinkedHashMap<>();
