@@ -3,6 +3,8 @@ package dev.crmsync.sync;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -159,36 +161,75 @@ public class Poller {
 
     private int store(String system, String object, Mapping mapping, Page page) {
         Integer stored = transaction.execute(status -> {
-            int count = 0;
-            Instant reached = null;
-            String lastId = null;
-            for (JsonNode remote : page.records()) {
-                RemoteRecord record = mapping.toCanonical(remote);
-                Optional<String> tooLong = Inbox.idRefusal(record.externalId());
-                if (tooLong.isPresent()) {
-                    // skipped, visibly; the page and its cursor move on past it
-                    inbox.refuse(system, object, record.externalId(), "id", tooLong.get());
-                    if (record.modifiedAt() != null) {
-                        reached = record.modifiedAt();
-                        lastId = null;
-                    }
-                    continue;
-                }
-                if (inbox.accept(key(system, object, record, remote), system, object, record.externalId(),
-                        record.deleted() ? "delete" : "update", remote.toString(), record.modifiedAt())) {
-                    count++;
-                }
-                if (record.modifiedAt() != null) {
-                    reached = record.modifiedAt();
-                    lastId = record.externalId();
-                }
-            }
-            if (reached != null) {
-                saveCursor(system, object, reached, lastId);
-            }
-            return count;
+            StoredPage result = storePage(system, object, mapping, page, null);
+            result.skipped().stream().filter(Skipped::unreadable).findFirst().ifPresent(skipped -> {
+                // the page waits for its mapping to be fixed: a poll's cursor never moves past an unread record
+                throw new IllegalStateException(system + " " + object + " " + skipped.externalId() + ": " + skipped.reason());
+            });
+            return result.accepted();
         });
         return stored == null ? 0 : stored;
+    }
+
+    /** A page's records as the inbox took them: new, already there, or skipped; {@code seen}, the ids read. */
+    record StoredPage(int accepted, int unchanged, List<String> seen, List<Skipped> skipped) {
+    }
+
+    /**
+     * A record not stored: {@code unreadable} when the mapping could not read it, else its id was refused
+     * ({@code externalId} is then cut to the length the inbox holds).
+     */
+    record Skipped(String externalId, String reason, boolean unreadable) {
+    }
+
+    /**
+     * Stores a page of a system's records in the inbox, in the caller's transaction, for a poll or a
+     * sync run ({@code runId}, else null): a record read before (a poll's overlap, a run reading what
+     * a poll read) is dropped by its key; one whose id the inbox cannot hold is refused visibly (a
+     * data-quality entry). The cursor moves to the last dated record, never back.
+     */
+    StoredPage storePage(String system, String object, Mapping mapping, Page page, String runId) {
+        int accepted = 0;
+        int unchanged = 0;
+        Instant reached = null;
+        String lastId = null;
+        List<String> seen = new ArrayList<>();
+        List<Skipped> skipped = new ArrayList<>();
+        for (JsonNode remote : page.records()) {
+            RemoteRecord record;
+            try {
+                record = mapping.toCanonical(remote);
+            } catch (RuntimeException e) {
+                skipped.add(new Skipped(mapping.remoteId().read(remote).asText(null), String.valueOf(e.getMessage()), true));
+                continue;
+            }
+            Optional<String> tooLong = Inbox.idRefusal(record.externalId());
+            if (tooLong.isPresent()) {
+                inbox.refuse(system, object, record.externalId(), "id", tooLong.get());
+                skipped.add(new Skipped(record.externalId().substring(0, Inbox.MAX_ID), "id " + tooLong.get()
+                        + ": skipped (a data-quality entry in /api/conflicts)", false));
+                if (record.modifiedAt() != null) {
+                    reached = record.modifiedAt();
+                    lastId = null;
+                }
+                continue;
+            }
+            seen.add(record.externalId());
+            if (inbox.accept(key(system, object, record, remote), system, object, record.externalId(),
+                    record.deleted() ? "delete" : "update", remote.toString(), record.modifiedAt(), runId)) {
+                accepted++;
+            } else {
+                unchanged++;
+            }
+            if (record.modifiedAt() != null) {
+                reached = record.modifiedAt();
+                lastId = record.externalId();
+            }
+        }
+        if (reached != null) {
+            saveCursor(system, object, reached, lastId);
+        }
+        return new StoredPage(accepted, unchanged, seen, skipped);
     }
 
     /**

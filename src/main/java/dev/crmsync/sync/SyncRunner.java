@@ -3,11 +3,9 @@ package dev.crmsync.sync;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,7 +17,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmsync.config.CrmSyncProperties;
 import dev.crmsync.mapping.Mapping;
-import dev.crmsync.mapping.Mapping.RemoteRecord;
 import dev.crmsync.mapping.Mappings;
 import dev.crmsync.provider.CrmClient;
 import dev.crmsync.provider.CrmClient.Page;
@@ -252,52 +249,15 @@ public class SyncRunner implements DisposableBean, ApplicationListener<ContextCl
     /** One page, its counts and the run's next position commit together. */
     private void store(Run run, String object, Mapping mapping, Page page, Checkpoint next) {
         transaction.executeWithoutResult(status -> {
-            long unchanged = 0;
-            long failed = 0;
-            Instant reached = null;
-            String lastId = null;
-            List<String> seen = new ArrayList<>();
-            for (JsonNode remote : page.records()) {
-                RemoteRecord record;
-                try {
-                    record = mapping.toCanonical(remote);
-                } catch (RuntimeException e) {
-                    failed++;
-                    runs.error(run.id(), mapping.remoteId().read(remote).asText(null), String.valueOf(e.getMessage()));
-                    continue;
-                }
-                Optional<String> tooLong = Inbox.idRefusal(record.externalId());
-                if (tooLong.isPresent()) {
-                    failed++;
-                    inbox.refuse(run.system(), object, record.externalId(), "id", tooLong.get());
-                    runs.error(run.id(), record.externalId().substring(0, Inbox.MAX_ID), "id " + tooLong.get()
-                            + ": skipped (a data-quality entry in /api/conflicts)");
-                    if (record.modifiedAt() != null) {
-                        reached = record.modifiedAt();
-                        lastId = null;
-                    }
-                    continue;
-                }
-                seen.add(record.externalId());
-                if (!inbox.accept(poller.key(run.system(), object, record, remote), run.system(), object, record.externalId(),
-                        record.deleted() ? "delete" : "update", remote.toString(), record.modifiedAt(), run.id())) {
-                    // read before, by a poll, a webhook's read or an earlier try of this page
-                    unchanged++;
-                }
-                if (record.modifiedAt() != null) {
-                    reached = record.modifiedAt();
-                    lastId = record.externalId();
-                }
-            }
-            if (run.type().equals("reconcile") && !seen.isEmpty()) {
+            Poller.StoredPage stored = poller.storePage(run.system(), object, mapping, page, run.id());
+            // a run's listing moves on past a record it could not store, and reports it
+            stored.skipped().forEach(skipped -> runs.error(run.id(), skipped.externalId(), skipped.reason()));
+            if (run.type().equals("reconcile") && !stored.seen().isEmpty()) {
                 jdbc.update("UPDATE contact_link SET seen_by_run = :run WHERE system = :system AND object_type = :object "
                         + "AND external_id IN (:ids)", new MapSqlParameterSource("run", run.id()).addValue("system", run.system())
-                        .addValue("object", object).addValue("ids", seen));
+                        .addValue("object", object).addValue("ids", stored.seen()));
             }
-            if (reached != null) {
-                poller.saveCursor(run.system(), object, reached, lastId);
-            }
-            runs.page(run.id(), page.records().size(), unchanged, failed, next.write(json));
+            runs.page(run.id(), page.records().size(), stored.unchanged(), stored.skipped().size(), next.write(json));
         });
     }
 
