@@ -116,37 +116,31 @@ public class SyncEngine {
         Screened screened = read.deleted() ? new Screened(read.values(), List.of()) : normalizer.screen(read.values());
         RemoteRecord record = leftOut(read, screened, link.map(Link::syncedValues).orElse(null));
         List<Refusal> refused = screened.refused();
-        if (link.isEmpty() && erased.contains(system, change.objectType(), change.externalId())) {
-            // the record of an erased person (a CRM that kept it, a late webhook): neither the person nor
-            // the payload that names them comes back
-            inbox.forgetPayload(change.id());
-            meters.counter("crmsync.sync.erased-ignored", "system", system).increment();
-            return Outcome.STALE_IGNORED;
-        }
         Contact contact = link.map(l -> follow(l.contactId())).orElse(null);
-        if (contact != null && !record.deleted() && !contact.id().equals(link.get().contactId())
-                && (links.forContact(contact.id(), system, change.objectType()).isPresent() || outbox.onItsWay(contact.id(), system))) {
-            // the record of a person merged into one that has its own record there, or one on its way: it is the
-            // merged person's and is deleted with them, not moved onto the survivor as a second record that the
-            // survivor's own would then be left beside, unlinked and alive (found by the convergence run)
-            outbox.enqueue(lock(link.get().contactId()), "hub", Set.of(system), now());
-            return Outcome.STALE_IGNORED;
-        }
-        if (!record.deleted() && record.modifiedAt() != null && link.map(Link::remoteModifiedAt)
-                .filter(known -> record.modifiedAt().isBefore(known)).isPresent()) {
-            // an older version than the system's latest the hub knows (a late read of our own earlier
-            // write, a webhook retried out of order): applying it would undo newer changes
-            return Outcome.STALE_IGNORED;
-        }
-        if (!record.deleted() && change.readAt() != null && link.map(Link::writtenAt)
-                .filter(written -> change.readAt().isBefore(written)).isPresent()) {
-            // read before our last write to the record was answered (a poll page waiting in the inbox while a
-            // delivery went out; Salesforce's write answers carry no modification time to compare): it cannot
-            // show that write, and against the base the write left it would read as the system undoing it.
-            // What else it holds comes back with the record read again after the write: a later poll may never
-            // bring it, when the write set what an earlier try of it had already set and left its date as it was.
-            readAfterWrite(change, link.get().writtenAt());
-            return Outcome.STALE_IGNORED;
+        boolean survivorHasOwn = contact != null && !record.deleted() && !contact.id().equals(link.get().contactId())
+                && (links.forContact(contact.id(), system, change.objectType()).isPresent() || outbox.onItsWay(contact.id(), system));
+        switch (ChangeGuard.of(link.orElse(null), link.isEmpty() && erased.contains(system, change.objectType(),
+                change.externalId()), survivorHasOwn, record, change.readAt())) {
+            case ERASED -> {
+                inbox.forgetPayload(change.id());
+                meters.counter("crmsync.sync.erased-ignored", "system", system).increment();
+                return Outcome.STALE_IGNORED;
+            }
+            case MERGED_AWAY -> {
+                outbox.enqueue(lock(link.get().contactId()), "hub", Set.of(system), now());
+                return Outcome.STALE_IGNORED;
+            }
+            case STALE -> {
+                return Outcome.STALE_IGNORED;
+            }
+            case READ_BEFORE_WRITE -> {
+                // what else the read holds comes back with the record read again after the write: a later poll
+                // may never bring it, when the write set what an earlier try of it had already set
+                readAfterWrite(change, link.get().writtenAt());
+                return Outcome.STALE_IGNORED;
+            }
+            case APPLY -> {
+            }
         }
 
         if (record.deleted()) {
