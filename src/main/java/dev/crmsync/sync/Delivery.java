@@ -24,17 +24,14 @@ public class Delivery {
     private JsonNode reply;
     private boolean adopted;
     private boolean retried;
-    private boolean sent;
-    private boolean gone;
-    private boolean lost;
-    private boolean found;
     private boolean erasure;
+    /** What the call came to; null while it is still to be made. */
+    private DeliveryOutcome outcome;
     private RuntimeException batchFailure;
     private ObjectNode fullPayload;
     private java.util.Set<String> changedFields;
     private Map<String, Object> base;
     private dev.crmsync.mapping.Mapping mapping;
-    private boolean changedMeanwhile;
     private boolean unread;
     private Instant deferredUntil;
 
@@ -119,15 +116,23 @@ public class Delivery {
                 .anyMatch(field -> !FieldMerge.same(now.get(field), base.get(field)));
         if (changed) {
             this.reply = current;
-            this.changedMeanwhile = true;
-            this.sent = true;
-            this.batchFailure = null;
+            settle(DeliveryOutcome.CHANGED_MEANWHILE);
         }
         return changed;
     }
 
     public boolean isChangedMeanwhile() {
-        return changedMeanwhile;
+        return outcome == DeliveryOutcome.CHANGED_MEANWHILE;
+    }
+
+    /** What the call came to (sent, found, gone, lost, changed meanwhile, deferred), or null before it is made. */
+    public DeliveryOutcome getOutcome() {
+        return outcome;
+    }
+
+    private void settle(DeliveryOutcome outcome) {
+        this.outcome = outcome;
+        this.batchFailure = null;
     }
 
     /** The engine merged what the system holds and left the base as it was: written without the check above. */
@@ -180,8 +185,7 @@ public class Delivery {
         this.externalId = externalId;
         this.reply = reply;
         this.adopted = adopted;
-        this.sent = true;
-        this.batchFailure = null;
+        settle(DeliveryOutcome.SENT);
     }
 
     /**
@@ -193,13 +197,11 @@ public class Delivery {
         this.externalId = externalId;
         this.objectType = objectType;
         this.reply = record;
-        this.found = true;
-        this.sent = true;
-        this.batchFailure = null;
+        settle(DeliveryOutcome.FOUND);
     }
 
     public boolean isFound() {
-        return found;
+        return outcome == DeliveryOutcome.FOUND;
     }
 
     /** Marks a delete as the erasure of a person: the system should remove the record for good, not archive it. */
@@ -216,13 +218,11 @@ public class Delivery {
      * meanwhile: the delivery is done, and the system's delete goes to the hub like a polled one.
      */
     public void gone() {
-        this.gone = true;
-        this.sent = true;
-        this.batchFailure = null;
+        settle(DeliveryOutcome.GONE);
     }
 
     public boolean isGone() {
-        return gone;
+        return outcome == DeliveryOutcome.GONE;
     }
 
     /**
@@ -230,14 +230,11 @@ public class Delivery {
      * system lost it. The person stays; the record is created again in that system.
      */
     public void lost() {
-        this.lost = true;
-        this.gone = false;
-        this.sent = true;
-        this.batchFailure = null;
+        settle(DeliveryOutcome.LOST);
     }
 
     public boolean isLost() {
-        return lost;
+        return outcome == DeliveryOutcome.LOST;
     }
 
     /** A batch call refused this record: its error is raised when the record is sent on its own. */
@@ -261,6 +258,7 @@ public class Delivery {
     /** The provider is paused: the record waits in the outbox until then, without spending a try. */
     public void defer(Instant until) {
         this.deferredUntil = until;
+        this.outcome = DeliveryOutcome.DEFERRED;
     }
 
     public Instant getDeferredUntil() {
@@ -269,7 +267,7 @@ public class Delivery {
 
     /** True while the record still needs a call of its own: not sent by a batch, not deferred. */
     public boolean isPending() {
-        return !sent && deferredUntil == null;
+        return outcome == null;
     }
 
     public Map<String, Object> describe() {

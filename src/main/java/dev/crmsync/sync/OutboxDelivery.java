@@ -317,8 +317,7 @@ public class OutboxDelivery implements DisposableBean {
             if (delivery.isPending()) {
                 continue;
             }
-            if (delivery.getDeferredUntil() != null || delivery.isGone() || delivery.isLost() || delivery.isFound()
-                    || delivery.isChangedMeanwhile() || delivery.getOperation().equals("delete")) {
+            if (delivery.getOutcome() != DeliveryOutcome.SENT || delivery.getOperation().equals("delete")) {
                 delivered(delivery);
                 continue;
             }
@@ -337,7 +336,7 @@ public class OutboxDelivery implements DisposableBean {
     @Transactional
     public void delivered(Delivery delivery) {
         Instant now = clock.instant();
-        if (delivery.getDeferredUntil() != null) {
+        if (delivery.getOutcome() == DeliveryOutcome.DEFERRED) {
             // the provider is paused: the row waits, and the claim's try is given back
             jdbc.update("UPDATE outbox SET state = 'pending', next_attempt_at = :until, attempts = attempts - 1, "
                             + "outcome = 'deferred', last_error = :why WHERE id = :id",
